@@ -1,4 +1,30 @@
-//! sockless: a sans-IO WebSocket protocol core (RFC 6455).
+//! # sockless
+//!
+//! A sans-IO WebSocket protocol core (RFC 6455): bytes and the time go in; events, bytes to
+//! write and the next deadline come out. It owns no socket, clock, thread or global state,
+//! so any runtime can drive it (blocking `std::net`, tokio, smol, io_uring, a bare-metal
+//! stack on `no_std` + `alloc`), and so can fuzzers and tests.
+//!
+//! The data path reads top to bottom, one module per layer:
+//! [`handshake`] (HTTP/1.1 upgrade, keys, URIs) → [`frame`] (header codec, masking) →
+//! [`message`] (reassembly, UTF-8 via [`utf8`]) → [`close`] (codes, reasons) →
+//! [`Connection`] (the state machine that ties them).
+//!
+//! ```
+//! use sockless::{Config, Connection, Event, Message, Role};
+//! let mut client = Connection::open(Role::Client, Config::default());
+//! let mut server = Connection::open(Role::Server, Config::default());
+//! client.send_text("hello")?;
+//! server.receive(&client.take_outbound());
+//! while let Some(event) = server.poll_event()? {
+//!     if let Event::Message(Message::Text(text)) = event {
+//!         server.send_text(&text)?; // echo
+//!     }
+//! }
+//! client.receive(&server.take_outbound());
+//! assert!(matches!(client.poll_event()?, Some(Event::Message(Message::Text(t))) if t == "hello"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![no_std]
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
@@ -8,3 +34,22 @@ extern crate alloc;
 extern crate std;
 
 pub mod handshake;
+
+pub mod close;
+pub mod frame;
+pub mod message;
+pub mod utf8;
+
+mod config;
+mod connection;
+mod error;
+mod rng;
+
+pub use close::{CloseCode, CloseFrame};
+pub use config::{Config, Keepalive, ReceiveMode, Role};
+pub use connection::{Connection, Event, State};
+pub use error::{Error, ProtocolError, Rejection, SendError};
+pub use message::{FrameChunk, Message, MessageKind};
+#[cfg(feature = "std")]
+pub use rng::SystemRng;
+pub use utf8::Utf8Bytes;

@@ -1,0 +1,95 @@
+//! Connection settings: limits against hostile peers, receive mode, automatic replies and
+//! timers.
+
+use core::time::Duration;
+
+/// Which side of the connection this endpoint is. Clients mask the frames they send and
+/// require unmasked frames; servers the other way round (RFC 6455 §5.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Opened the connection; sends masked frames.
+    Client,
+    /// Accepted the connection; sends unmasked frames and closes the transport first.
+    Server,
+}
+
+/// How received data frames are handed to the application.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReceiveMode {
+    /// Reassemble fragments and deliver whole [`Message`](crate::Message)s.
+    #[default]
+    Messages,
+    /// Deliver each data frame's payload in [`FrameChunk`](crate::FrameChunk)s as the bytes
+    /// arrive, without reassembly (for proxies, and for messages too large to buffer). The
+    /// same checks apply: UTF-8 of text, continuation order, limits.
+    Frames,
+}
+
+/// Keepalive: ping a quiet peer, and give up on one that stays silent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Keepalive {
+    /// Send a ping after this long without receiving anything.
+    pub interval: Duration,
+    /// Fail the connection (close code 1011) when nothing at all arrives within this long
+    /// after that ping.
+    pub timeout: Duration,
+}
+
+/// Settings for a [`Connection`](crate::Connection).
+///
+/// The defaults suit a general-purpose server: large enough for Autobahn's 16 MiB messages,
+/// bounded against a peer that declares a huge frame or never finishes a message.
+///
+/// ```
+/// use sockless::Config;
+/// use core::time::Duration;
+/// let mut config = Config::default();
+/// config.max_message_size = 1 << 20;
+/// config.close_timeout = Some(Duration::from_secs(2));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// The largest frame payload accepted (default 16 MiB); a larger one fails with 1009
+    /// as soon as its header arrives. In [`ReceiveMode::Messages`] a frame is buffered whole,
+    /// so this bounds the input buffer.
+    pub max_frame_size: usize,
+    /// The largest message accepted, counted over all its fragments (default 64 MiB);
+    /// fails with 1009 as soon as a frame header would take the message past it.
+    pub max_message_size: usize,
+    /// The most frames one message may span (default 131 072), so that a peer cannot keep
+    /// a message open forever with empty fragments. Over it: 1009.
+    pub max_fragments: usize,
+    /// The most received bytes held before they are decoded (default 17 MiB). Decoding
+    /// needs at most one frame plus one read; a driver that hands over more than that
+    /// without polling events in between fails the connection with 1009 rather than
+    /// buffering without bound.
+    pub max_buffered_input: usize,
+    /// Answer each ping with a pong carrying the same payload (default on).
+    pub auto_pong: bool,
+    /// Messages (default) or frame chunks.
+    pub receive_mode: ReceiveMode,
+    /// Keepalive pings and the silent-peer timeout (default off).
+    pub keepalive: Option<Keepalive>,
+    /// How long the closing handshake may take once a close frame was sent, and how long a
+    /// client waits for the server to close the transport after it (default 10 s).
+    pub close_timeout: Option<Duration>,
+    /// Bounds on the HTTP head of the opening handshake.
+    pub handshake_limits: crate::handshake::Limits,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            max_frame_size: 16 << 20,
+            max_message_size: 64 << 20,
+            max_fragments: 1 << 17,
+            max_buffered_input: 17 << 20,
+            auto_pong: true,
+            receive_mode: ReceiveMode::Messages,
+            keepalive: None,
+            close_timeout: Some(Duration::from_secs(10)),
+            handshake_limits: crate::handshake::Limits::default(),
+        }
+    }
+}

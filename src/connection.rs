@@ -1,0 +1,750 @@
+//! The connection state machine: ties the handshake, the decoder and the encoder together,
+//! answers pings and closes, runs the timers, and tells the driver when to close the
+//! transport.
+//!
+//! A [`Connection`] owns no socket, clock or thread. The driver moves bytes both ways and
+//! passes the time in:
+//!
+//! 1. [`receive`](Connection::receive) what the transport read (any chunking), then
+//!    [`poll_event`](Connection::poll_event) until it returns `Ok(None)`;
+//! 2. write out [`outbound`](Connection::outbound) and [`advance_outbound`](Connection::advance_outbound)
+//!    by what was written;
+//! 3. arm a timer for [`poll_timeout`](Connection::poll_timeout) and call
+//!    [`handle_timeout`](Connection::handle_timeout) when it passes;
+//! 4. close the transport when [`should_close_transport`](Connection::should_close_transport) says so.
+
+use crate::close::{self, CloseCode, CloseFrame, MAX_REASON_LEN};
+use crate::config::{Config, Role};
+use crate::error::{Error, ProtocolError, Rejection, SendError};
+use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, OpCode, apply_mask};
+use crate::handshake::{self, Accept, ClientOptions, Negotiated, Reject, Request, Response, Uri};
+use crate::message::{Decoded, Decoder, FrameChunk, Message, MessageKind};
+use crate::rng::BoxedRng;
+use crate::utf8::Utf8Bytes;
+use alloc::boxed::Box;
+use alloc::string::String;
+use bytes::{Buf, Bytes, BytesMut};
+use core::time::Duration;
+
+/// Something the peer sent, or the connection concluded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// Server: a valid upgrade request arrived. Answer it with
+    /// [`Connection::accept`] or [`Connection::reject`].
+    HandshakeRequest(Request),
+    /// Client: the server accepted the upgrade; the connection is open.
+    Connected(Negotiated),
+    /// A complete message ([`ReceiveMode::Messages`](crate::ReceiveMode::Messages)).
+    Message(Message),
+    /// A piece of a data frame ([`ReceiveMode::Frames`](crate::ReceiveMode::Frames)).
+    Frame(FrameChunk),
+    /// A ping; with [`Config::auto_pong`] the pong is already queued.
+    Ping(Bytes),
+    /// A pong.
+    Pong(Bytes),
+    /// The peer closed (its close frame, whose answer is already queued), or the transport
+    /// ended without a close frame ([`CloseCode::ABNORMAL`], 1006, never sent). Nothing
+    /// follows it.
+    Close(CloseFrame),
+}
+
+/// The connection's state, as the driver sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// The opening handshake is under way.
+    Connecting,
+    /// Messages flow both ways.
+    Open,
+    /// This endpoint sent a close frame and waits for the peer's.
+    Closing,
+    /// No more frames either way.
+    Closed,
+}
+
+/// Where the connection is, with what each stage needs.
+#[derive(Debug)]
+enum Phase {
+    /// Server: reading the upgrade request head.
+    AwaitRequest,
+    /// Server: the request went to the application, which must accept or reject it.
+    AwaitDecision(Box<Request>),
+    /// Client: the request is queued; reading the response head.
+    AwaitResponse(Box<ClientHandshake>),
+    /// Client: a non-101 response; reading its body (this many bytes) before reporting it.
+    RejectionBody(Box<Response>, usize),
+    Open,
+    /// We sent a close frame; the peer's data is dropped until its close frame.
+    CloseSent,
+    Closed(Closure),
+}
+
+#[derive(Debug)]
+struct ClientHandshake {
+    key: [u8; 24],
+    options: ClientOptions,
+}
+
+/// How the connection came to be closed, which decides who closes the transport.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Closure {
+    /// Both close frames were exchanged. The server closes the transport; the client waits
+    /// for it (RFC 6455 §7.1.1), up to the close timeout.
+    Clean,
+    /// Failed by either side, refused at the handshake, or timed out: close now.
+    Abrupt,
+    /// The transport ended first.
+    Dropped,
+}
+
+/// Keepalive and close timers, as deadlines on the caller's clock.
+#[derive(Debug, Default)]
+struct Timers {
+    /// A timer needs `now` to be armed: ask the driver for an immediate `handle_timeout`.
+    arm_close: bool,
+    close_at: Option<Duration>,
+    /// When to next look at whether the peer has been quiet.
+    idle_check_at: Option<Duration>,
+    /// A keepalive ping is out; the peer must send something by then.
+    ping_deadline: Option<Duration>,
+    /// Bytes arrived since the last look.
+    activity: bool,
+}
+
+/// One WebSocket connection, either side, from the first handshake byte to the close.
+///
+/// ```
+/// use sockless::{Config, Connection, Event, Message, Role};
+/// // Both ends in memory; the HTTP upgrade was done elsewhere.
+/// let mut client = Connection::open(Role::Client, Config::default());
+/// let mut server = Connection::open(Role::Server, Config::default());
+/// client.send_text("hello")?;
+/// server.receive(&client.take_outbound());
+/// match server.poll_event()? {
+///     Some(Event::Message(Message::Text(text))) => assert_eq!(text, "hello"),
+///     other => panic!("{other:?}"),
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Connection {
+    role: Role,
+    config: Config,
+    phase: Phase,
+    input: BytesMut,
+    eof: bool,
+    /// More input arrived than `max_buffered_input` allows; fail once the rest is decoded.
+    input_overflow: bool,
+    decoder: Decoder,
+    out: BytesMut,
+    rng: Option<BoxedRng>,
+    /// The kind of the fragmented message this endpoint is sending, if any.
+    sending_fragmented: Option<MessageKind>,
+    protocol: Option<String>,
+    timers: Timers,
+    /// An error found outside `poll_event` (a timeout), reported by the next call.
+    pending_error: Option<Error>,
+}
+
+impl core::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Connection")
+            .field("role", &self.role)
+            .field("phase", &self.phase)
+            .field("buffered_input", &self.input.len())
+            .field("pending_outbound", &self.out.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    fn new(role: Role, config: Config, phase: Phase, rng: Option<BoxedRng>) -> Connection {
+        Connection {
+            role,
+            decoder: Decoder::new(role, &config),
+            config,
+            phase,
+            input: BytesMut::new(),
+            eof: false,
+            input_overflow: false,
+            out: BytesMut::new(),
+            rng,
+            sending_fragmented: None,
+            protocol: None,
+            timers: Timers::default(),
+            pending_error: None,
+        }
+    }
+
+    /// A server connection that starts by reading the client's HTTP upgrade request.
+    pub fn server(config: Config) -> Connection {
+        Connection::new(Role::Server, config, Phase::AwaitRequest, None)
+    }
+
+    /// A client connection to `uri`; the upgrade request is queued in
+    /// [`outbound`](Self::outbound) at once, with a key from the OS random source.
+    #[cfg(feature = "std")]
+    pub fn client(uri: &Uri, options: ClientOptions, config: Config) -> Connection {
+        Connection::client_with_rng(uri, options, config, crate::rng::SystemRng::new())
+    }
+
+    /// A client connection whose handshake key and masking keys come from `rng` (RFC 6455
+    /// §10.3 wants them unpredictable: use a cryptographically strong source).
+    pub fn client_with_rng(
+        uri: &Uri,
+        options: ClientOptions,
+        config: Config,
+        rng: impl rand_core::Rng + Send + 'static,
+    ) -> Connection {
+        let mut rng: BoxedRng = Box::new(rng);
+        let key = handshake::generate_key(&mut rng);
+        let mut conn = Connection::new(Role::Client, config, Phase::Open, None);
+        handshake::write_request(uri, &key, &options, &mut conn.out);
+        conn.phase = Phase::AwaitResponse(Box::new(ClientHandshake { key, options }));
+        conn.rng = Some(rng);
+        conn
+    }
+
+    /// A connection whose handshake was done elsewhere (an HTTP server's upgrade, an
+    /// HTTP/2 extended CONNECT stream): it starts open. A client draws masking keys from the
+    /// OS random source.
+    #[cfg(feature = "std")]
+    pub fn open(role: Role, config: Config) -> Connection {
+        let rng: Option<BoxedRng> = match role {
+            Role::Client => Some(Box::new(crate::rng::SystemRng::new())),
+            Role::Server => None,
+        };
+        Connection::new(role, config, Phase::Open, rng)
+    }
+
+    /// [`open`](Self::open) with the caller's random source for masking keys (the only
+    /// way to open a client without `std`).
+    pub fn open_with_rng(
+        role: Role,
+        config: Config,
+        rng: impl rand_core::Rng + Send + 'static,
+    ) -> Connection {
+        Connection::new(role, config, Phase::Open, Some(Box::new(rng)))
+    }
+
+    /// This endpoint's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The subprotocol the handshake settled on, if any.
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
+
+    /// The state of the connection.
+    pub fn state(&self) -> State {
+        match self.phase {
+            Phase::AwaitRequest
+            | Phase::AwaitDecision(_)
+            | Phase::AwaitResponse(_)
+            | Phase::RejectionBody(..) => State::Connecting,
+            Phase::Open => State::Open,
+            Phase::CloseSent => State::Closing,
+            Phase::Closed(_) => State::Closed,
+        }
+    }
+
+    /// True once the connection is closed.
+    pub fn is_closed(&self) -> bool {
+        matches!(self.phase, Phase::Closed(_))
+    }
+
+    /// Whether the driver should now close the transport, after writing out what
+    /// [`outbound`](Self::outbound) holds.
+    ///
+    /// The server closes first after a clean closing handshake; the client waits for the
+    /// server to do so (its [`receive_eof`](Self::receive_eof)), or for the close timeout.
+    /// After a failure, a refused handshake or a timeout, either side closes at once.
+    pub fn should_close_transport(&self) -> bool {
+        match self.phase {
+            Phase::Closed(Closure::Clean) => self.role == Role::Server || self.eof,
+            Phase::Closed(_) => true,
+            _ => false,
+        }
+    }
+
+    // ---- input ----
+
+    /// Hands over bytes read from the transport, in any chunking. Call
+    /// [`poll_event`](Self::poll_event) until it returns `Ok(None)` before the next read.
+    pub fn receive(&mut self, data: &[u8]) {
+        if self.accepts_input(data.len()) {
+            self.input.extend_from_slice(data);
+        }
+    }
+
+    /// Hands over a buffer read from the transport without copying it when nothing is
+    /// buffered already (the common case when events are polled after every read).
+    pub fn receive_bytes(&mut self, data: BytesMut) {
+        if self.accepts_input(data.len()) {
+            if self.input.is_empty() {
+                self.input = data;
+            } else {
+                self.input.extend_from_slice(&data);
+            }
+        }
+    }
+
+    fn accepts_input(&mut self, len: usize) -> bool {
+        if len == 0 {
+            return false;
+        }
+        self.timers.activity = true;
+        if self.is_closed() || self.input_overflow {
+            return false;
+        }
+        if self.input.len().saturating_add(len) > self.config.max_buffered_input {
+            self.input_overflow = true;
+            return false;
+        }
+        true
+    }
+
+    /// The transport ended (a read returned 0 bytes, or failed). Without a prior close
+    /// frame, [`poll_event`](Self::poll_event) reports [`CloseCode::ABNORMAL`] (1006).
+    pub fn receive_eof(&mut self) {
+        self.eof = true;
+    }
+
+    /// The next event, decoded from the input received so far.
+    ///
+    /// `Ok(None)`: nothing more until more input arrives (or a timer fires). `Err`: the
+    /// connection failed; every event that arrived before the failure was returned first,
+    /// and what the peer is owed (a close frame with the right code, or an HTTP error
+    /// response) is queued in [`outbound`](Self::outbound). After an error, `Ok(None)`.
+    pub fn poll_event(&mut self) -> Result<Option<Event>, Error> {
+        if let Some(error) = self.pending_error.take() {
+            return Err(error);
+        }
+        loop {
+            match &mut self.phase {
+                Phase::AwaitRequest => return self.read_request(),
+                Phase::AwaitResponse(_) => return self.read_response(),
+                Phase::RejectionBody(_, len) => {
+                    let len = *len;
+                    if self.input.len() < len && !self.eof {
+                        return Ok(None);
+                    }
+                    let body = self.input.split_to(len.min(self.input.len())).freeze();
+                    let Phase::RejectionBody(response, _) =
+                        core::mem::replace(&mut self.phase, Phase::Closed(Closure::Abrupt))
+                    else {
+                        unreachable!("matched above")
+                    };
+                    self.input = BytesMut::new();
+                    return Err(Error::Rejected(Box::new(Rejection {
+                        response: *response,
+                        body,
+                    })));
+                }
+                Phase::AwaitDecision(_) => return Ok(None),
+                Phase::Closed(_) => return Ok(None),
+                Phase::Open | Phase::CloseSent => {}
+            }
+            let decoded = match self.decoder.decode(&mut self.input) {
+                Ok(Some(decoded)) => decoded,
+                Ok(None) => return self.out_of_input(),
+                Err(e) => return Err(self.fail(e)),
+            };
+            let closing = matches!(self.phase, Phase::CloseSent);
+            match decoded {
+                // After our close frame, only the peer's close matters (RFC 6455 §1.4).
+                Decoded::Message(_) | Decoded::Chunk(_) if closing => continue,
+                Decoded::Control(OpCode::Ping | OpCode::Pong, _) if closing => continue,
+                Decoded::Message(message) => return Ok(Some(Event::Message(message))),
+                Decoded::Chunk(chunk) => return Ok(Some(Event::Frame(chunk))),
+                Decoded::Control(OpCode::Ping, payload) => {
+                    if self.config.auto_pong {
+                        self.write_frame(OpCode::Pong, true, &payload);
+                    }
+                    return Ok(Some(Event::Ping(payload)));
+                }
+                Decoded::Control(OpCode::Pong, payload) => return Ok(Some(Event::Pong(payload))),
+                Decoded::Control(_, payload) => return self.peer_closed(payload).map(Some),
+            }
+        }
+    }
+
+    /// The decoder needs more bytes than there are.
+    fn out_of_input(&mut self) -> Result<Option<Event>, Error> {
+        if self.input_overflow {
+            let max = self.config.max_buffered_input;
+            return Err(self.fail(ProtocolError::InputBufferFull { max }));
+        }
+        if self.eof {
+            return Ok(Some(self.dropped()));
+        }
+        Ok(None)
+    }
+
+    /// The transport ended without a close frame.
+    fn dropped(&mut self) -> Event {
+        self.phase = Phase::Closed(Closure::Dropped);
+        self.input = BytesMut::new();
+        Event::Close(CloseFrame {
+            code: CloseCode::ABNORMAL,
+            reason: Utf8Bytes::default(),
+        })
+    }
+
+    fn peer_closed(&mut self, payload: Bytes) -> Result<Event, Error> {
+        let frame = match close::parse_payload(payload) {
+            Ok(frame) => frame,
+            Err(e) => return Err(self.fail(ProtocolError::InvalidClose(e))),
+        };
+        if matches!(self.phase, Phase::Open) {
+            // Echo the code (RFC 6455 §5.5.1); an empty close is answered with an empty one.
+            let mut body = BytesMut::with_capacity(2);
+            if let Some(frame) = &frame {
+                close::write_payload(&mut body, frame.code, "");
+            }
+            self.write_frame(OpCode::Close, true, &body);
+        }
+        self.phase = Phase::Closed(Closure::Clean);
+        self.input = BytesMut::new();
+        if self.role == Role::Client {
+            // Wait for the server to close the transport, but not forever.
+            self.timers.arm_close = self.config.close_timeout.is_some();
+            self.timers.close_at = None;
+        }
+        Ok(Event::Close(frame.unwrap_or(CloseFrame {
+            code: CloseCode::NO_STATUS,
+            reason: Utf8Bytes::default(),
+        })))
+    }
+
+    /// Fails the connection (RFC 6455 §7.1.7): a close frame with the violation's code,
+    /// unless one was sent already, then closed.
+    fn fail(&mut self, e: ProtocolError) -> Error {
+        self.abort(e.close_code(), "");
+        Error::Protocol(e)
+    }
+
+    fn abort(&mut self, code: CloseCode, reason: &str) {
+        if matches!(self.phase, Phase::Open) {
+            self.write_close(code, reason);
+        }
+        self.phase = Phase::Closed(Closure::Abrupt);
+        self.input = BytesMut::new();
+        self.timers = Timers::default();
+    }
+
+    // ---- opening handshake ----
+
+    fn read_request(&mut self) -> Result<Option<Event>, Error> {
+        match handshake::parse_request(&self.input, &self.config.handshake_limits) {
+            Ok(Some((request, n))) => {
+                self.input.advance(n);
+                self.phase = Phase::AwaitDecision(Box::new(request.clone()));
+                Ok(Some(Event::HandshakeRequest(request)))
+            }
+            Ok(None) if self.eof => Ok(Some(self.dropped())),
+            Ok(None) => Ok(None),
+            Err(e) => {
+                e.write_response(&mut self.out);
+                self.phase = Phase::Closed(Closure::Abrupt);
+                self.input = BytesMut::new();
+                Err(Error::Request(e))
+            }
+        }
+    }
+
+    fn read_response(&mut self) -> Result<Option<Event>, Error> {
+        let parsed = handshake::parse_response(&self.input, &self.config.handshake_limits);
+        let (response, n) = match parsed {
+            Ok(Some(done)) => done,
+            Ok(None) if self.eof => return Ok(Some(self.dropped())),
+            Ok(None) => return Ok(None),
+            Err(e) => {
+                self.phase = Phase::Closed(Closure::Abrupt);
+                self.input = BytesMut::new();
+                return Err(Error::Response(e));
+            }
+        };
+        self.input.advance(n);
+        if response.status() != 101 {
+            let len = response
+                .content_length()
+                .unwrap_or(0)
+                .min(self.config.handshake_limits.max_head_size);
+            self.phase = Phase::RejectionBody(Box::new(response), len);
+            return self.poll_event();
+        }
+        let Phase::AwaitResponse(client) = &self.phase else {
+            unreachable!("read_response runs in AwaitResponse")
+        };
+        match handshake::validate_response(&response, &client.key, &client.options) {
+            Ok(negotiated) => {
+                self.protocol = negotiated.protocol.clone();
+                self.phase = Phase::Open;
+                Ok(Some(Event::Connected(negotiated)))
+            }
+            Err(e) => {
+                self.phase = Phase::Closed(Closure::Abrupt);
+                self.input = BytesMut::new();
+                Err(Error::Response(e))
+            }
+        }
+    }
+
+    /// Server: accepts the pending [`Event::HandshakeRequest`], queueing the `101` response.
+    /// Frames the client sent right behind its request are decoded next.
+    pub fn accept(&mut self, accept: &Accept) -> Result<(), SendError> {
+        let Phase::AwaitDecision(request) = &self.phase else {
+            return Err(SendError::NoPendingRequest);
+        };
+        accept
+            .write_response(request, &mut self.out)
+            .map_err(SendError::Accept)?;
+        self.protocol = accept.protocol.clone();
+        self.phase = Phase::Open;
+        Ok(())
+    }
+
+    /// Server: refuses the pending [`Event::HandshakeRequest`] with an HTTP response; the
+    /// connection is closed once it is written.
+    pub fn reject(&mut self, reject: &Reject) -> Result<(), SendError> {
+        if !matches!(self.phase, Phase::AwaitDecision(_)) {
+            return Err(SendError::NoPendingRequest);
+        }
+        reject.write_response(&mut self.out);
+        self.phase = Phase::Closed(Closure::Abrupt);
+        self.input = BytesMut::new();
+        Ok(())
+    }
+
+    // ---- sending ----
+
+    fn check_can_send(&self) -> Result<(), SendError> {
+        match self.phase {
+            Phase::Open => Ok(()),
+            Phase::CloseSent => Err(SendError::Closing),
+            Phase::Closed(_) => Err(SendError::Closed),
+            _ => Err(SendError::NotOpen),
+        }
+    }
+
+    /// Queues a text message.
+    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
+        self.send_message(MessageKind::Text, text.as_bytes())
+    }
+
+    /// Queues a binary message.
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.send_message(MessageKind::Binary, data)
+    }
+
+    /// Queues a message of either kind.
+    pub fn send(&mut self, message: &Message) -> Result<(), SendError> {
+        self.send_message(message.kind(), message.as_bytes())
+    }
+
+    fn send_message(&mut self, kind: MessageKind, payload: &[u8]) -> Result<(), SendError> {
+        self.check_can_send()?;
+        if self.sending_fragmented.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        self.write_frame(kind.opcode(), true, payload);
+        Ok(())
+    }
+
+    /// Queues one fragment of a message sent piece by piece: the first call starts a
+    /// message of `kind`, later ones continue it, and `fin` ends it. Control frames may be
+    /// sent between fragments. For text, the pieces together must be UTF-8; a piece may end
+    /// inside a code point.
+    pub fn send_fragment(
+        &mut self,
+        kind: MessageKind,
+        payload: &[u8],
+        fin: bool,
+    ) -> Result<(), SendError> {
+        self.check_can_send()?;
+        let opcode = match self.sending_fragmented {
+            None => kind.opcode(),
+            Some(current) if current == kind => OpCode::Continuation,
+            Some(_) => return Err(SendError::FragmentKindMismatch),
+        };
+        self.write_frame(opcode, fin, payload);
+        self.sending_fragmented = if fin { None } else { Some(kind) };
+        Ok(())
+    }
+
+    /// Queues a ping (at most 125 bytes).
+    pub fn send_ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.send_control(OpCode::Ping, payload)
+    }
+
+    /// Queues an unsolicited pong (at most 125 bytes), e.g. as a one-way heartbeat.
+    pub fn send_pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.send_control(OpCode::Pong, payload)
+    }
+
+    fn send_control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
+        self.check_can_send()?;
+        if payload.len() > MAX_CONTROL_PAYLOAD {
+            return Err(SendError::ControlTooLong(payload.len()));
+        }
+        self.write_frame(opcode, true, payload);
+        Ok(())
+    }
+
+    /// Starts the closing handshake: queues a close frame with `code` and `reason` (at most
+    /// 123 bytes). No data frames may follow; data arriving until the peer's close frame is
+    /// dropped.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        self.check_can_send()?;
+        if !code.is_valid_on_wire() {
+            return Err(SendError::InvalidCloseCode(code));
+        }
+        if reason.len() > MAX_REASON_LEN {
+            return Err(SendError::ReasonTooLong(reason.len()));
+        }
+        self.write_close(code, reason);
+        self.phase = Phase::CloseSent;
+        self.timers.arm_close = self.config.close_timeout.is_some();
+        Ok(())
+    }
+
+    fn write_close(&mut self, code: CloseCode, reason: &str) {
+        let mut body = [0u8; MAX_CONTROL_PAYLOAD];
+        body[..2].copy_from_slice(&code.0.to_be_bytes());
+        body[2..2 + reason.len()].copy_from_slice(reason.as_bytes());
+        self.write_frame(OpCode::Close, true, &body[..2 + reason.len()]);
+    }
+
+    /// Encodes one frame into the outbound buffer, masked when this is a client.
+    fn write_frame(&mut self, opcode: OpCode, fin: bool, payload: &[u8]) {
+        let mask = self
+            .rng
+            .as_mut()
+            .filter(|_| self.role == Role::Client)
+            .map(|rng| rng.next_u32().to_ne_bytes());
+        let header = FrameHeader {
+            fin,
+            mask,
+            ..FrameHeader::new(opcode, payload.len() as u64)
+        };
+        self.out.reserve(header.encoded_len() + payload.len());
+        header.write(&mut self.out);
+        let start = self.out.len();
+        self.out.extend_from_slice(payload);
+        if let Some(key) = mask {
+            apply_mask(&mut self.out[start..], key, 0);
+        }
+    }
+
+    // ---- output ----
+
+    /// The bytes waiting to be written to the transport.
+    pub fn outbound(&self) -> &[u8] {
+        &self.out
+    }
+
+    /// How many bytes wait to be written: for backpressure, stop sending above a threshold.
+    pub fn pending_outbound(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Drops the first `n` outbound bytes, once the transport has taken them.
+    ///
+    /// # Panics
+    /// If `n` exceeds [`pending_outbound`](Self::pending_outbound).
+    pub fn advance_outbound(&mut self, n: usize) {
+        self.out.advance(n);
+    }
+
+    /// Takes all outbound bytes at once.
+    pub fn take_outbound(&mut self) -> BytesMut {
+        self.out.split()
+    }
+
+    // ---- timers ----
+
+    /// The next deadline on the caller's clock (the same clock as `now` in
+    /// [`handle_timeout`](Self::handle_timeout)), if any timer runs.
+    ///
+    /// `Some(Duration::ZERO)` asks for an immediate `handle_timeout`: a timer was started
+    /// and needs to learn the current time.
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        let t = &self.timers;
+        let wants_keepalive = self.config.keepalive.is_some()
+            && matches!(self.phase, Phase::Open)
+            && t.idle_check_at.is_none()
+            && t.ping_deadline.is_none();
+        if t.arm_close || wants_keepalive {
+            return Some(Duration::ZERO);
+        }
+        [t.close_at, t.idle_check_at, t.ping_deadline]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Runs the timers that are due at `now`: a time on any monotonic clock of the caller's
+    /// choosing (e.g. `Instant::now() - start`). Sends keepalive pings, fails a silent peer
+    /// with 1011, and ends a closing handshake that takes too long.
+    pub fn handle_timeout(&mut self, now: Duration) {
+        if self.timers.arm_close {
+            self.timers.arm_close = false;
+            self.timers.close_at = self.config.close_timeout.map(|d| now + d);
+        }
+        if let Some(at) = self.timers.close_at
+            && now >= at
+        {
+            self.timers.close_at = None;
+            match self.phase {
+                Phase::CloseSent => {
+                    self.abort(CloseCode::NORMAL, "");
+                    self.pending_error = Some(Error::CloseTimeout);
+                }
+                // A client done with the handshake stops waiting for the server's FIN.
+                Phase::Closed(Closure::Clean) => self.phase = Phase::Closed(Closure::Abrupt),
+                _ => {}
+            }
+        }
+        self.keepalive(now);
+    }
+
+    fn keepalive(&mut self, now: Duration) {
+        let Some(keepalive) = self.config.keepalive else {
+            return;
+        };
+        if !matches!(self.phase, Phase::Open) {
+            self.timers.idle_check_at = None;
+            self.timers.ping_deadline = None;
+            return;
+        }
+        let t = &mut self.timers;
+        let heard = core::mem::take(&mut t.activity);
+        if let Some(deadline) = t.ping_deadline {
+            if heard {
+                t.ping_deadline = None;
+                t.idle_check_at = Some(now + keepalive.interval);
+            } else if now >= deadline {
+                self.abort(CloseCode::INTERNAL_ERROR, "keepalive timeout");
+                self.pending_error = Some(Error::KeepaliveTimeout);
+            }
+            return;
+        }
+        match t.idle_check_at {
+            None => t.idle_check_at = Some(now + keepalive.interval),
+            Some(at) if now < at => t.activity |= heard,
+            Some(_) if heard => t.idle_check_at = Some(now + keepalive.interval),
+            Some(_) => {
+                t.idle_check_at = None;
+                t.ping_deadline = Some(now + keepalive.timeout);
+                self.write_frame(OpCode::Ping, true, b"");
+            }
+        }
+    }
+}

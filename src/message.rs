@@ -1,0 +1,639 @@
+//! The message layer: the receive-side [`Decoder`] that turns bytes into checked frames and
+//! reassembled messages, validating text as its bytes arrive.
+//!
+//! Payloads are unmasked in place in the input buffer and handed out as slices of it
+//! ([`Bytes`]), so a message that arrives in one frame is never copied. Only a fragmented
+//! message is copied, once, into the reassembly buffer.
+
+use crate::config::{Config, ReceiveMode, Role};
+use crate::error::ProtocolError;
+use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, OpCode, apply_mask};
+use crate::utf8::{Utf8Bytes, Utf8Validator};
+use bytes::{Buf, Bytes, BytesMut};
+
+/// A complete data message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    /// A text message, validated UTF-8.
+    Text(Utf8Bytes),
+    /// A binary message.
+    Binary(Bytes),
+}
+
+impl Message {
+    /// The payload bytes, whatever the kind.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Message::Text(t) => t.as_bytes(),
+            Message::Binary(b) => b,
+        }
+    }
+
+    /// The kind of message.
+    pub fn kind(&self) -> MessageKind {
+        match self {
+            Message::Text(_) => MessageKind::Text,
+            Message::Binary(_) => MessageKind::Binary,
+        }
+    }
+}
+
+/// Text or binary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MessageKind {
+    /// UTF-8 text (opcode 0x1).
+    Text,
+    /// Binary data (opcode 0x2).
+    Binary,
+}
+
+impl MessageKind {
+    /// The opcode of the first frame of a message of this kind.
+    pub const fn opcode(self) -> OpCode {
+        match self {
+            MessageKind::Text => OpCode::Text,
+            MessageKind::Binary => OpCode::Binary,
+        }
+    }
+}
+
+/// A piece of a data frame's payload, in [`ReceiveMode::Frames`].
+///
+/// The pieces of one frame have the same `header` and consecutive `offset`s; the last has
+/// `is_last` set. Text pieces are valid UTF-8 *so far* (a code point may straddle pieces and
+/// frames), and the message's final piece ends on a code point boundary.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FrameChunk {
+    /// The frame's header as received (the payload is already unmasked).
+    pub header: FrameHeader,
+    /// The kind of message this frame belongs to (continuations inherit it).
+    pub kind: MessageKind,
+    /// Where `data` starts within the frame's payload.
+    pub offset: u64,
+    /// Unmasked payload bytes.
+    pub data: Bytes,
+    /// This piece ends the frame.
+    pub is_last: bool,
+}
+
+impl FrameChunk {
+    /// This piece ends the frame and the frame ends its message.
+    pub fn ends_message(&self) -> bool {
+        self.is_last && self.header.fin
+    }
+}
+
+/// What the [`Decoder`] produced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decoded {
+    /// A reassembled message ([`ReceiveMode::Messages`]).
+    Message(Message),
+    /// A piece of a data frame ([`ReceiveMode::Frames`]).
+    Chunk(FrameChunk),
+    /// A complete control frame: close, ping or pong, unmasked, at most 125 bytes.
+    Control(OpCode, Bytes),
+}
+
+/// Where the decoder is within the current frame.
+#[derive(Clone, Copy, Debug)]
+enum FrameState {
+    /// Waiting for a complete header.
+    Header,
+    /// The header was consumed from the input; its payload follows.
+    Payload {
+        header: FrameHeader,
+        /// Payload bytes already handed out (frame mode) and gone from the input.
+        consumed: u64,
+        /// Bytes at the front of the input that are unmasked and validated already.
+        checked: usize,
+    },
+}
+
+/// The data message whose frames are arriving.
+#[derive(Clone, Copy, Debug)]
+struct InProgress {
+    kind: MessageKind,
+    utf8: Utf8Validator,
+    /// Payload bytes so far, including the frame whose header was just accepted.
+    len: u64,
+    fragments: usize,
+}
+
+/// The receive half of the protocol below the connection: decodes frames from an input
+/// buffer, enforces the rules that depend on the role and the message in progress, unmasks
+/// in place, validates text incrementally and reassembles messages.
+///
+/// It knows nothing of closing or replying; [`Connection`](crate::Connection) does that.
+///
+/// ```
+/// use sockless::message::{Decoded, Decoder, Message};
+/// use sockless::{Config, Role};
+/// use bytes::BytesMut;
+/// let mut decoder = Decoder::new(Role::Server, &Config::default());
+/// // RFC 6455 §5.7: a masked "Hello" from a client.
+/// let mut input = BytesMut::from(&[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58][..]);
+/// match decoder.decode(&mut input)? {
+///     Some(Decoded::Message(Message::Text(text))) => assert_eq!(text, "Hello"),
+///     other => panic!("{other:?}"),
+/// }
+/// assert!(input.is_empty());
+/// # Ok::<(), sockless::ProtocolError>(())
+/// ```
+#[derive(Debug)]
+pub struct Decoder {
+    expect_masked: bool,
+    mode: ReceiveMode,
+    max_frame_size: usize,
+    max_message_size: usize,
+    max_fragments: usize,
+    /// RSV1 is claimed by a negotiated extension (permessage-deflate): the seam where a
+    /// compressed message is recognised on its first frame.
+    rsv1_claimed: bool,
+    frame: FrameState,
+    message: Option<InProgress>,
+    /// Fragments of the message in progress ([`ReceiveMode::Messages`] only).
+    assembly: BytesMut,
+}
+
+impl Decoder {
+    /// A decoder for an endpoint of `role`, with the limits and mode of `config`.
+    pub fn new(role: Role, config: &Config) -> Decoder {
+        Decoder {
+            expect_masked: role == Role::Server,
+            mode: config.receive_mode,
+            max_frame_size: config.max_frame_size,
+            max_message_size: config.max_message_size,
+            max_fragments: config.max_fragments,
+            rsv1_claimed: false,
+            frame: FrameState::Header,
+            message: None,
+            assembly: BytesMut::new(),
+        }
+    }
+
+    /// True between frames and messages: nothing partial is held.
+    pub fn is_idle(&self) -> bool {
+        matches!(self.frame, FrameState::Header) && self.message.is_none()
+    }
+
+    /// Decodes the next item from the front of `input`, consuming what it used.
+    ///
+    /// `Ok(None)` means more input is needed; whatever part of a frame has arrived was
+    /// already unmasked and, for text, validated, so invalid UTF-8 fails here before its
+    /// frame is complete. An error is final: the decoder must not be used again.
+    pub fn decode(&mut self, input: &mut BytesMut) -> Result<Option<Decoded>, ProtocolError> {
+        loop {
+            let FrameState::Payload {
+                header,
+                consumed,
+                checked,
+            } = self.frame
+            else {
+                let Some((header, n)) = FrameHeader::decode(input)? else {
+                    return Ok(None);
+                };
+                self.accept_header(&header)?;
+                input.advance(n);
+                self.frame = FrameState::Payload {
+                    header,
+                    consumed: 0,
+                    checked: 0,
+                };
+                continue;
+            };
+            let remaining = header.payload_len - consumed;
+            let available = (input.len() as u64).min(remaining) as usize;
+            if available > checked {
+                self.check_payload(&header, &mut input[checked..available], consumed, checked)?;
+                self.frame = FrameState::Payload {
+                    header,
+                    consumed,
+                    checked: available,
+                };
+            }
+            let control = header.opcode.is_control();
+            if control || self.mode == ReceiveMode::Messages {
+                if (available as u64) < remaining {
+                    return Ok(None);
+                }
+                self.frame = FrameState::Header;
+                let payload = input.split_to(available).freeze();
+                if control {
+                    return Ok(Some(Decoded::Control(header.opcode, payload)));
+                }
+                if let Some(message) = self.complete_frame(&header, payload)? {
+                    return Ok(Some(Decoded::Message(message)));
+                }
+            } else {
+                if available == 0 && remaining > 0 {
+                    return Ok(None);
+                }
+                return self.chunk(header, consumed, input.split_to(available).freeze());
+            }
+        }
+    }
+
+    /// Applies every rule a header can be judged by, before any of its payload is read.
+    fn accept_header(&mut self, header: &FrameHeader) -> Result<(), ProtocolError> {
+        let rsv1_ok = self.rsv1_claimed && matches!(header.opcode, OpCode::Text | OpCode::Binary);
+        if (header.rsv1 && !rsv1_ok) || header.rsv2 || header.rsv3 {
+            return Err(ProtocolError::ReservedBits {
+                bits: (u8::from(header.rsv1) << 2)
+                    | (u8::from(header.rsv2) << 1)
+                    | u8::from(header.rsv3),
+            });
+        }
+        if header.mask.is_some() != self.expect_masked {
+            return Err(if self.expect_masked {
+                ProtocolError::UnmaskedFrame
+            } else {
+                ProtocolError::MaskedFrame
+            });
+        }
+        if header.opcode.is_control() {
+            if !header.fin {
+                return Err(ProtocolError::FragmentedControlFrame);
+            }
+            if header.payload_len > MAX_CONTROL_PAYLOAD as u64 {
+                return Err(ProtocolError::ControlFrameTooLong(header.payload_len));
+            }
+            return Ok(());
+        }
+        if header.payload_len > self.max_frame_size as u64 {
+            return Err(ProtocolError::FrameTooLarge {
+                len: header.payload_len,
+                max: self.max_frame_size,
+            });
+        }
+        let message = match (header.opcode, &mut self.message) {
+            (OpCode::Continuation, Some(message)) => message,
+            (OpCode::Continuation, None) => return Err(ProtocolError::ContinuationWithoutMessage),
+            (_, Some(_)) => return Err(ProtocolError::DataFrameInsideMessage),
+            (opcode, message @ None) => message.insert(InProgress {
+                kind: if opcode == OpCode::Text {
+                    MessageKind::Text
+                } else {
+                    MessageKind::Binary
+                },
+                utf8: Utf8Validator::new(),
+                len: 0,
+                fragments: 0,
+            }),
+        };
+        message.fragments += 1;
+        message.len += header.payload_len;
+        if message.len > self.max_message_size as u64 {
+            return Err(ProtocolError::MessageTooLarge {
+                len: message.len,
+                max: self.max_message_size,
+            });
+        }
+        if message.fragments > self.max_fragments {
+            return Err(ProtocolError::TooManyFragments {
+                max: self.max_fragments,
+            });
+        }
+        Ok(())
+    }
+
+    /// Unmasks newly arrived payload bytes in place and validates them if they are text.
+    #[inline]
+    fn check_payload(
+        &mut self,
+        header: &FrameHeader,
+        new: &mut [u8],
+        consumed: u64,
+        checked: usize,
+    ) -> Result<(), ProtocolError> {
+        if let Some(key) = header.mask {
+            // Only the position modulo 4 matters, so truncating `consumed` is harmless.
+            apply_mask(new, key, (consumed as usize).wrapping_add(checked));
+        }
+        if !header.opcode.is_control()
+            && let Some(message) = &mut self.message
+            && message.kind == MessageKind::Text
+        {
+            message
+                .utf8
+                .feed(new)
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        Ok(())
+    }
+
+    /// A whole data frame has arrived (messages mode): hand out the message if it ends.
+    fn complete_frame(
+        &mut self,
+        header: &FrameHeader,
+        payload: Bytes,
+    ) -> Result<Option<Message>, ProtocolError> {
+        let Some(message) = self.message else {
+            // accept_header guarantees a message for every data frame.
+            return Err(ProtocolError::ContinuationWithoutMessage);
+        };
+        if !header.fin {
+            self.assembly.extend_from_slice(&payload);
+            return Ok(None);
+        }
+        self.message = None;
+        // A single-frame message is the payload slice itself: no copy.
+        let data = if message.fragments == 1 {
+            payload
+        } else {
+            self.assembly.extend_from_slice(&payload);
+            self.assembly.split().freeze()
+        };
+        Ok(Some(Self::finish(message, data)?))
+    }
+
+    fn finish(message: InProgress, data: Bytes) -> Result<Message, ProtocolError> {
+        Ok(match message.kind {
+            MessageKind::Binary => Message::Binary(data),
+            MessageKind::Text => {
+                message
+                    .utf8
+                    .finish()
+                    .map_err(|_| ProtocolError::InvalidUtf8)?;
+                Message::Text(Utf8Bytes::from_validated(data))
+            }
+        })
+    }
+
+    /// Hands out the checked bytes of a data frame (frames mode).
+    fn chunk(
+        &mut self,
+        header: FrameHeader,
+        consumed: u64,
+        data: Bytes,
+    ) -> Result<Option<Decoded>, ProtocolError> {
+        let consumed_now = consumed + data.len() as u64;
+        let is_last = consumed_now == header.payload_len;
+        let Some(message) = self.message else {
+            return Err(ProtocolError::ContinuationWithoutMessage);
+        };
+        if is_last {
+            self.frame = FrameState::Header;
+            if header.fin {
+                self.message = None;
+                if message.kind == MessageKind::Text {
+                    message
+                        .utf8
+                        .finish()
+                        .map_err(|_| ProtocolError::InvalidUtf8)?;
+                }
+            }
+        } else {
+            self.frame = FrameState::Payload {
+                header,
+                consumed: consumed_now,
+                checked: 0,
+            };
+        }
+        Ok(Some(Decoded::Chunk(FrameChunk {
+            header,
+            kind: message.kind,
+            offset: consumed,
+            data,
+            is_last,
+        })))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::FrameHeader;
+    use alloc::vec::Vec;
+
+    fn frame(opcode: OpCode, fin: bool, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
+        let header = FrameHeader {
+            fin,
+            mask,
+            ..FrameHeader::new(opcode, payload.len() as u64)
+        };
+        let (buf, n) = header.encode();
+        let mut out = buf[..n].to_vec();
+        let start = out.len();
+        out.extend_from_slice(payload);
+        if let Some(key) = mask {
+            apply_mask(&mut out[start..], key, 0);
+        }
+        out
+    }
+
+    const KEY: Option<[u8; 4]> = Some([1, 2, 3, 4]);
+
+    fn server() -> Decoder {
+        Decoder::new(Role::Server, &Config::default())
+    }
+
+    fn decode_all(decoder: &mut Decoder, bytes: &[u8]) -> Result<Vec<Decoded>, ProtocolError> {
+        let mut input = BytesMut::from(bytes);
+        let mut out = Vec::new();
+        while let Some(item) = decoder.decode(&mut input)? {
+            out.push(item);
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn fragments_are_reassembled_with_control_frames_between() {
+        let mut bytes = frame(OpCode::Text, false, b"Hel", KEY);
+        bytes.extend(frame(OpCode::Ping, true, b"p", KEY));
+        bytes.extend(frame(OpCode::Continuation, true, b"lo", KEY));
+        let items = decode_all(&mut server(), &bytes).unwrap();
+        assert_eq!(
+            items,
+            [
+                Decoded::Control(OpCode::Ping, Bytes::from_static(b"p")),
+                Decoded::Message(Message::Text(Utf8Bytes::from_static("Hello"))),
+            ]
+        );
+    }
+
+    #[test]
+    fn single_frame_message_is_not_copied() {
+        let bytes = frame(OpCode::Binary, true, &[7; 100], KEY);
+        let mut input = BytesMut::from(&bytes[..]);
+        let payload_addr = input.as_ptr() as usize + 6;
+        let Some(Decoded::Message(Message::Binary(b))) = server().decode(&mut input).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(b.as_ptr() as usize, payload_addr);
+    }
+
+    #[test]
+    fn unmasked_frame_from_client_is_a_protocol_error() {
+        let bytes = frame(OpCode::Text, true, b"hi", None);
+        assert_eq!(
+            decode_all(&mut server(), &bytes),
+            Err(ProtocolError::UnmaskedFrame)
+        );
+    }
+
+    #[test]
+    fn masked_frame_from_server_is_a_protocol_error() {
+        let bytes = frame(OpCode::Text, true, b"hi", KEY);
+        let mut client = Decoder::new(Role::Client, &Config::default());
+        assert_eq!(
+            decode_all(&mut client, &bytes),
+            Err(ProtocolError::MaskedFrame)
+        );
+    }
+
+    #[test]
+    fn rsv_bits_without_extension_are_a_protocol_error() {
+        for (bit, bits) in [(0x40u8, 0b100u8), (0x20, 0b010), (0x10, 0b001)] {
+            let mut bytes = frame(OpCode::Text, true, b"hi", KEY);
+            bytes[0] |= bit;
+            assert_eq!(
+                decode_all(&mut server(), &bytes),
+                Err(ProtocolError::ReservedBits { bits })
+            );
+        }
+    }
+
+    #[test]
+    fn fragmented_control_frame_is_a_protocol_error() {
+        let bytes = frame(OpCode::Ping, false, b"", KEY);
+        assert_eq!(
+            decode_all(&mut server(), &bytes),
+            Err(ProtocolError::FragmentedControlFrame)
+        );
+    }
+
+    #[test]
+    fn control_frame_over_125_bytes_is_a_protocol_error() {
+        let bytes = frame(OpCode::Ping, true, &[0; 126], KEY);
+        assert_eq!(
+            decode_all(&mut server(), &bytes),
+            Err(ProtocolError::ControlFrameTooLong(126))
+        );
+    }
+
+    #[test]
+    fn continuation_without_message_is_a_protocol_error() {
+        let bytes = frame(OpCode::Continuation, true, b"x", KEY);
+        assert_eq!(
+            decode_all(&mut server(), &bytes),
+            Err(ProtocolError::ContinuationWithoutMessage)
+        );
+    }
+
+    #[test]
+    fn data_frame_inside_fragmented_message_is_a_protocol_error() {
+        let mut bytes = frame(OpCode::Text, false, b"a", KEY);
+        bytes.extend(frame(OpCode::Binary, true, b"b", KEY));
+        assert_eq!(
+            decode_all(&mut server(), &bytes),
+            Err(ProtocolError::DataFrameInsideMessage)
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_fails_before_the_frame_is_complete() {
+        let bytes = frame(OpCode::Text, true, b"ok\xff and much more text", KEY);
+        // Only the header and the first 3 payload bytes have arrived.
+        let mut input = BytesMut::from(&bytes[..2 + 4 + 3]);
+        assert_eq!(server().decode(&mut input), Err(ProtocolError::InvalidUtf8));
+    }
+
+    #[test]
+    fn text_ending_inside_a_code_point_is_invalid() {
+        let mut bytes = frame(OpCode::Text, false, "€".as_bytes().split_at(2).0, KEY);
+        bytes.extend(frame(OpCode::Continuation, true, b"", KEY));
+        assert_eq!(
+            decode_all(&mut server(), &bytes),
+            Err(ProtocolError::InvalidUtf8)
+        );
+    }
+
+    #[test]
+    fn code_point_may_straddle_fragments() {
+        let euro = "€".as_bytes();
+        let mut bytes = frame(OpCode::Text, false, &euro[..1], KEY);
+        bytes.extend(frame(OpCode::Continuation, false, &euro[1..2], KEY));
+        bytes.extend(frame(OpCode::Continuation, true, &euro[2..], KEY));
+        let items = decode_all(&mut server(), &bytes).unwrap();
+        assert_eq!(
+            items,
+            [Decoded::Message(Message::Text(Utf8Bytes::from_static("€")))]
+        );
+    }
+
+    #[test]
+    fn frame_over_limit_fails_at_its_header() {
+        let config = Config {
+            max_frame_size: 10,
+            ..Config::default()
+        };
+        let header = FrameHeader {
+            mask: KEY,
+            ..FrameHeader::new(OpCode::Binary, 11)
+        };
+        let (buf, n) = header.encode();
+        let mut decoder = Decoder::new(Role::Server, &config);
+        assert_eq!(
+            decoder.decode(&mut BytesMut::from(&buf[..n])),
+            Err(ProtocolError::FrameTooLarge { len: 11, max: 10 })
+        );
+    }
+
+    #[test]
+    fn message_over_limit_fails_at_the_header_that_crosses_it() {
+        let config = Config {
+            max_message_size: 10,
+            ..Config::default()
+        };
+        let mut bytes = frame(OpCode::Binary, false, &[0; 6], KEY);
+        bytes.extend(frame(OpCode::Continuation, true, &[0; 5], KEY));
+        let mut decoder = Decoder::new(Role::Server, &config);
+        assert_eq!(
+            decode_all(&mut decoder, &bytes),
+            Err(ProtocolError::MessageTooLarge { len: 11, max: 10 })
+        );
+    }
+
+    #[test]
+    fn too_many_fragments_is_an_error() {
+        let config = Config {
+            max_fragments: 3,
+            ..Config::default()
+        };
+        let mut bytes = frame(OpCode::Binary, false, b"", KEY);
+        for _ in 0..3 {
+            bytes.extend(frame(OpCode::Continuation, false, b"", KEY));
+        }
+        let mut decoder = Decoder::new(Role::Server, &config);
+        assert_eq!(
+            decode_all(&mut decoder, &bytes),
+            Err(ProtocolError::TooManyFragments { max: 3 })
+        );
+    }
+
+    #[test]
+    fn frame_mode_hands_out_pieces_as_they_arrive() {
+        let config = Config {
+            receive_mode: ReceiveMode::Frames,
+            ..Config::default()
+        };
+        let mut decoder = Decoder::new(Role::Server, &config);
+        let bytes = frame(OpCode::Text, true, b"Hello", KEY);
+        let mut input = BytesMut::from(&bytes[..8]);
+        let Some(Decoded::Chunk(first)) = decoder.decode(&mut input).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (first.offset, &first.data[..], first.is_last),
+            (0, &b"He"[..], false)
+        );
+        assert_eq!(decoder.decode(&mut input), Ok(None));
+        input.extend_from_slice(&bytes[8..]);
+        let Some(Decoded::Chunk(rest)) = decoder.decode(&mut input).unwrap() else {
+            panic!()
+        };
+        assert_eq!((rest.offset, &rest.data[..]), (2, &b"llo"[..]));
+        assert!(rest.ends_message());
+    }
+}
