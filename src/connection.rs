@@ -748,3 +748,434 @@ impl Connection {
         }
     }
 }
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+    use crate::config::{Keepalive, ReceiveMode};
+    use alloc::vec::Vec;
+
+    fn server() -> Connection {
+        Connection::open(Role::Server, Config::default())
+    }
+
+    fn client() -> Connection {
+        Connection::open(Role::Client, Config::default())
+    }
+
+    /// Frames as a client sends them (masked).
+    fn client_frame(opcode: OpCode, fin: bool, payload: &[u8]) -> Vec<u8> {
+        let header = FrameHeader {
+            fin,
+            mask: Some([9, 8, 7, 6]),
+            ..FrameHeader::new(opcode, payload.len() as u64)
+        };
+        let (buf, n) = header.encode();
+        let mut out = buf[..n].to_vec();
+        let start = out.len();
+        out.extend_from_slice(payload);
+        apply_mask(&mut out[start..], [9, 8, 7, 6], 0);
+        out
+    }
+
+    /// Decodes what `conn` wrote, as its peer would.
+    fn sent_frames(conn: &mut Connection) -> Vec<Decoded> {
+        let peer = match conn.role {
+            Role::Client => Role::Server,
+            Role::Server => Role::Client,
+        };
+        let mut decoder = Decoder::new(peer, &Config::default());
+        let mut out = conn.take_outbound();
+        let mut frames = Vec::new();
+        while let Some(item) = decoder.decode(&mut out).unwrap() {
+            frames.push(item);
+        }
+        assert!(out.is_empty(), "a partial frame was written");
+        frames
+    }
+
+    fn events(conn: &mut Connection) -> (Vec<Event>, Option<Error>) {
+        let mut out = Vec::new();
+        loop {
+            match conn.poll_event() {
+                Ok(Some(event)) => out.push(event),
+                Ok(None) => return (out, None),
+                Err(e) => return (out, Some(e)),
+            }
+        }
+    }
+
+    fn close_payload(code: u16, reason: &str) -> Vec<u8> {
+        let mut p = code.to_be_bytes().to_vec();
+        p.extend_from_slice(reason.as_bytes());
+        p
+    }
+
+    #[test]
+    fn ping_is_answered_with_a_pong_of_the_same_payload() {
+        let mut s = server();
+        s.receive(&client_frame(OpCode::Ping, true, b"are you there"));
+        let (evs, err) = events(&mut s);
+        assert_eq!(evs, [Event::Ping(Bytes::from_static(b"are you there"))]);
+        assert!(err.is_none());
+        assert_eq!(
+            sent_frames(&mut s),
+            [Decoded::Control(
+                OpCode::Pong,
+                Bytes::from_static(b"are you there")
+            )]
+        );
+    }
+
+    #[test]
+    fn auto_pong_can_be_turned_off() {
+        let config = Config {
+            auto_pong: false,
+            ..Config::default()
+        };
+        let mut s = Connection::open(Role::Server, config);
+        s.receive(&client_frame(OpCode::Ping, true, b"x"));
+        assert_eq!(events(&mut s).0.len(), 1);
+        assert!(s.outbound().is_empty());
+    }
+
+    #[test]
+    fn close_is_answered_with_its_code_and_nothing_follows() {
+        let mut s = server();
+        let mut input = client_frame(OpCode::Close, true, &close_payload(4000, "bye"));
+        input.extend(client_frame(OpCode::Text, true, b"too late"));
+        s.receive(&input);
+        let (evs, err) = events(&mut s);
+        assert!(err.is_none());
+        let [Event::Close(frame)] = &evs[..] else {
+            panic!("{evs:?}")
+        };
+        assert_eq!(
+            (frame.code, frame.reason.as_str()),
+            (CloseCode(4000), "bye")
+        );
+        assert_eq!(
+            sent_frames(&mut s),
+            [Decoded::Control(
+                OpCode::Close,
+                Bytes::from(close_payload(4000, ""))
+            )]
+        );
+        assert_eq!(s.state(), State::Closed);
+        assert_eq!(s.send_text("x"), Err(SendError::Closed));
+        s.receive(&client_frame(OpCode::Text, true, b"later still"));
+        assert_eq!(events(&mut s).0, []);
+    }
+
+    #[test]
+    fn empty_close_is_answered_empty_and_reported_as_no_status() {
+        let mut s = server();
+        s.receive(&client_frame(OpCode::Close, true, b""));
+        let (evs, _) = events(&mut s);
+        assert!(matches!(&evs[..], [Event::Close(f)] if f.code == CloseCode::NO_STATUS));
+        assert_eq!(
+            sent_frames(&mut s),
+            [Decoded::Control(OpCode::Close, Bytes::new())]
+        );
+    }
+
+    #[test]
+    fn events_before_a_violation_are_delivered_first() {
+        let mut s = server();
+        let mut input = client_frame(OpCode::Text, true, b"first");
+        input.extend(client_frame(OpCode::Ping, true, b"p"));
+        input.extend(client_frame(OpCode::Continuation, true, b"bad"));
+        s.receive(&input);
+        let (evs, err) = events(&mut s);
+        assert_eq!(evs.len(), 2);
+        assert_eq!(
+            err,
+            Some(Error::Protocol(ProtocolError::ContinuationWithoutMessage))
+        );
+    }
+
+    fn fails_with(input: &[u8], config: Config, code: u16) -> Error {
+        let mut s = Connection::open(Role::Server, config);
+        s.receive(input);
+        let (_, err) = events(&mut s);
+        let err = err.expect("the connection must fail");
+        assert_eq!(err.close_code(), Some(CloseCode(code)));
+        let frames = sent_frames(&mut s);
+        let Some(Decoded::Control(OpCode::Close, payload)) = frames.last() else {
+            panic!("no close frame sent: {frames:?}")
+        };
+        assert_eq!(&payload[..2], &code.to_be_bytes());
+        assert!(s.should_close_transport());
+        assert_eq!(s.poll_event(), Ok(None));
+        err
+    }
+
+    #[test]
+    fn protocol_violation_sends_close_1002() {
+        let mut bad = client_frame(OpCode::Text, true, b"x");
+        bad[0] |= 0x20; // RSV2
+        fails_with(&bad, Config::default(), 1002);
+    }
+
+    #[test]
+    fn invalid_utf8_sends_close_1007() {
+        fails_with(
+            &client_frame(OpCode::Text, true, b"\xc0\xaf"),
+            Config::default(),
+            1007,
+        );
+    }
+
+    #[test]
+    fn frame_over_limit_sends_close_1009() {
+        let config = Config {
+            max_frame_size: 4,
+            ..Config::default()
+        };
+        fails_with(&client_frame(OpCode::Binary, true, b"12345"), config, 1009);
+    }
+
+    #[test]
+    fn close_payload_of_one_byte_sends_1002() {
+        fails_with(
+            &client_frame(OpCode::Close, true, b"\x03"),
+            Config::default(),
+            1002,
+        );
+    }
+
+    #[test]
+    fn close_code_not_valid_on_wire_sends_1002() {
+        fails_with(
+            &client_frame(OpCode::Close, true, &close_payload(1005, "")),
+            Config::default(),
+            1002,
+        );
+    }
+
+    #[test]
+    fn close_reason_not_utf8_sends_1007() {
+        let mut payload = close_payload(1000, "");
+        payload.push(0xff);
+        fails_with(
+            &client_frame(OpCode::Close, true, &payload),
+            Config::default(),
+            1007,
+        );
+    }
+
+    #[test]
+    fn unread_input_over_limit_sends_1009_after_what_was_decodable() {
+        let config = Config {
+            max_buffered_input: 16,
+            ..Config::default()
+        };
+        let mut s = Connection::open(Role::Server, config);
+        s.receive(&client_frame(OpCode::Text, true, b"ok"));
+        s.receive(&client_frame(OpCode::Text, true, b"this one does not fit"));
+        let (evs, err) = events(&mut s);
+        assert_eq!(evs.len(), 1);
+        assert_eq!(err.and_then(|e| e.close_code()), Some(CloseCode(1009)));
+    }
+
+    #[test]
+    fn data_after_our_close_is_dropped_until_the_peers_close() {
+        let mut s = server();
+        s.close(CloseCode::GOING_AWAY, "restart").unwrap();
+        assert_eq!(s.state(), State::Closing);
+        assert_eq!(s.send_text("x"), Err(SendError::Closing));
+        let mut input = client_frame(OpCode::Text, true, b"ignored");
+        input.extend(client_frame(OpCode::Ping, true, b"ignored"));
+        input.extend(client_frame(OpCode::Close, true, &close_payload(1001, "")));
+        s.receive(&input);
+        let (evs, err) = events(&mut s);
+        assert!(err.is_none());
+        assert!(matches!(&evs[..], [Event::Close(f)] if f.code == CloseCode::GOING_AWAY));
+        // Only our own close went out: no pong, no second close.
+        assert_eq!(sent_frames(&mut s).len(), 1);
+        assert!(s.should_close_transport());
+    }
+
+    #[test]
+    fn transport_ending_without_close_reports_1006_and_sends_nothing() {
+        let mut s = server();
+        s.receive(&client_frame(OpCode::Text, false, b"half a mess"));
+        s.receive_eof();
+        let (evs, err) = events(&mut s);
+        assert!(err.is_none());
+        assert!(matches!(&evs[..], [Event::Close(f)] if f.code == CloseCode::ABNORMAL));
+        assert!(s.outbound().is_empty());
+        assert!(s.should_close_transport());
+    }
+
+    #[test]
+    fn client_waits_for_the_server_to_close_the_transport() {
+        let mut c = client();
+        c.close(CloseCode::NORMAL, "").unwrap();
+        let mut s = server();
+        s.receive(&c.take_outbound());
+        events(&mut s);
+        assert!(s.should_close_transport());
+        c.receive(&s.take_outbound());
+        assert!(matches!(&events(&mut c).0[..], [Event::Close(_)]));
+        assert_eq!(c.state(), State::Closed);
+        assert!(!c.should_close_transport());
+        c.receive_eof();
+        assert!(c.should_close_transport());
+    }
+
+    #[test]
+    fn illegal_sends_are_errors_and_write_nothing() {
+        let mut s = server();
+        assert_eq!(s.send_ping(&[0; 126]), Err(SendError::ControlTooLong(126)));
+        assert_eq!(
+            s.close(CloseCode::ABNORMAL, ""),
+            Err(SendError::InvalidCloseCode(CloseCode::ABNORMAL))
+        );
+        assert_eq!(
+            s.close(CloseCode::NORMAL, &"x".repeat(124)),
+            Err(SendError::ReasonTooLong(124))
+        );
+        s.send_fragment(MessageKind::Text, b"a", false).unwrap();
+        let written = s.pending_outbound();
+        assert_eq!(s.send_text("b"), Err(SendError::MessageInProgress));
+        assert_eq!(
+            s.send_fragment(MessageKind::Binary, b"b", true),
+            Err(SendError::FragmentKindMismatch)
+        );
+        assert_eq!(s.pending_outbound(), written);
+        let mut pending = Connection::server(Config::default());
+        assert_eq!(pending.send_text("x"), Err(SendError::NotOpen));
+    }
+
+    #[test]
+    fn fragmented_send_reassembles_with_ping_between() {
+        let mut c = client();
+        c.send_fragment(MessageKind::Text, "κό".as_bytes(), false)
+            .unwrap();
+        c.send_ping(b"between").unwrap();
+        c.send_fragment(MessageKind::Text, "σμε".as_bytes(), true)
+            .unwrap();
+        let mut s = server();
+        s.receive(&c.take_outbound());
+        let (evs, _) = events(&mut s);
+        assert_eq!(evs.len(), 2);
+        assert!(matches!(&evs[1], Event::Message(Message::Text(t)) if t == "κόσμε"));
+    }
+
+    #[test]
+    fn client_frames_are_masked_and_server_frames_are_not() {
+        let mut c = client();
+        c.send_binary(b"abc").unwrap();
+        assert_eq!(c.outbound()[1] & 0x80, 0x80);
+        let mut s = server();
+        s.send_binary(b"abc").unwrap();
+        assert_eq!(s.outbound()[1] & 0x80, 0);
+    }
+
+    #[test]
+    fn frame_mode_gives_chunks_with_the_same_payload() {
+        let config = Config {
+            receive_mode: ReceiveMode::Frames,
+            ..Config::default()
+        };
+        let mut s = Connection::open(Role::Server, config);
+        let bytes = client_frame(OpCode::Binary, true, b"0123456789");
+        let mut got = Vec::new();
+        for piece in bytes.chunks(3) {
+            s.receive(piece);
+            for ev in events(&mut s).0 {
+                let Event::Frame(chunk) = ev else { panic!() };
+                got.extend_from_slice(&chunk.data);
+            }
+        }
+        assert_eq!(got, b"0123456789");
+    }
+
+    fn keepalive_server() -> Connection {
+        let config = Config {
+            keepalive: Some(Keepalive {
+                interval: Duration::from_secs(10),
+                timeout: Duration::from_secs(5),
+            }),
+            ..Config::default()
+        };
+        Connection::open(Role::Server, config)
+    }
+
+    #[test]
+    fn keepalive_pings_a_quiet_peer() {
+        let mut s = keepalive_server();
+        assert_eq!(s.poll_timeout(), Some(Duration::ZERO));
+        s.handle_timeout(Duration::from_secs(100));
+        assert_eq!(s.poll_timeout(), Some(Duration::from_secs(110)));
+        s.handle_timeout(Duration::from_secs(110));
+        assert_eq!(
+            sent_frames(&mut s),
+            [Decoded::Control(OpCode::Ping, Bytes::new())]
+        );
+        assert_eq!(s.poll_timeout(), Some(Duration::from_secs(115)));
+    }
+
+    #[test]
+    fn keepalive_does_not_ping_a_talking_peer() {
+        let mut s = keepalive_server();
+        s.handle_timeout(Duration::from_secs(0));
+        s.receive(&client_frame(OpCode::Text, true, b"hi"));
+        events(&mut s);
+        s.handle_timeout(Duration::from_secs(10));
+        assert!(s.outbound().is_empty());
+        assert_eq!(s.poll_timeout(), Some(Duration::from_secs(20)));
+    }
+
+    #[test]
+    fn keepalive_fails_a_silent_peer_with_1011() {
+        let mut s = keepalive_server();
+        s.handle_timeout(Duration::from_secs(0));
+        s.handle_timeout(Duration::from_secs(10));
+        sent_frames(&mut s);
+        s.handle_timeout(Duration::from_secs(15));
+        assert_eq!(s.poll_event(), Err(Error::KeepaliveTimeout));
+        let frames = sent_frames(&mut s);
+        assert!(
+            matches!(&frames[..], [Decoded::Control(OpCode::Close, p)] if p[..2] == 1011u16.to_be_bytes())
+        );
+        assert!(s.should_close_transport());
+    }
+
+    #[test]
+    fn keepalive_pong_keeps_the_connection() {
+        let mut s = keepalive_server();
+        s.handle_timeout(Duration::from_secs(0));
+        s.handle_timeout(Duration::from_secs(10));
+        s.receive(&client_frame(OpCode::Pong, true, b""));
+        events(&mut s);
+        s.handle_timeout(Duration::from_secs(15));
+        assert_eq!(s.state(), State::Open);
+        assert_eq!(s.poll_timeout(), Some(Duration::from_secs(25)));
+    }
+
+    #[test]
+    fn closing_handshake_is_bounded_by_the_close_timeout() {
+        let mut s = server();
+        s.close(CloseCode::NORMAL, "").unwrap();
+        assert_eq!(s.poll_timeout(), Some(Duration::ZERO));
+        s.handle_timeout(Duration::from_secs(1));
+        assert_eq!(s.poll_timeout(), Some(Duration::from_secs(11)));
+        s.handle_timeout(Duration::from_secs(11));
+        assert_eq!(s.poll_event(), Err(Error::CloseTimeout));
+        assert!(s.should_close_transport());
+    }
+
+    #[test]
+    fn receive_bytes_takes_the_buffer_without_copying() {
+        let mut s = server();
+        let buf = BytesMut::from(&client_frame(OpCode::Binary, true, &[5; 64])[..]);
+        let payload_addr = buf.as_ptr() as usize + 6;
+        s.receive_bytes(buf);
+        let Ok(Some(Event::Message(Message::Binary(b)))) = s.poll_event() else {
+            panic!()
+        };
+        assert_eq!(b.as_ptr() as usize, payload_addr);
+    }
+}
