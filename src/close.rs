@@ -1,7 +1,7 @@
 //! Close codes and close frame payloads (RFC 6455 §5.5.1, §7.4).
 
 use crate::utf8::{Utf8Bytes, Utf8Validator};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use core::fmt;
 
 /// A close status code (RFC 6455 §7.4).
@@ -147,13 +147,6 @@ pub fn parse_payload(payload: Bytes) -> Result<Option<CloseFrame>, ClosePayloadE
     }
 }
 
-/// Appends a close payload (code then reason) to `out`. The caller has checked the code and
-/// the reason's length.
-pub(crate) fn write_payload(out: &mut BytesMut, code: CloseCode, reason: &str) {
-    out.put_u16(code.0);
-    out.extend_from_slice(reason.as_bytes());
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,9 +200,9 @@ mod tests {
 
     #[test]
     fn close_payload_round_trips() {
-        let mut out = BytesMut::new();
-        write_payload(&mut out, CloseCode(3000), "κόσμε");
-        let frame = parse_payload(out.freeze()).unwrap().unwrap();
+        let mut payload = alloc::vec::Vec::from(3000u16.to_be_bytes());
+        payload.extend_from_slice("κόσμε".as_bytes());
+        let frame = parse_payload(Bytes::from(payload)).unwrap().unwrap();
         assert_eq!(frame.code, CloseCode(3000));
         assert_eq!(frame.reason, "κόσμε");
     }

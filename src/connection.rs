@@ -26,6 +26,11 @@ use alloc::string::String;
 use bytes::{Buf, Bytes, BytesMut};
 use core::time::Duration;
 
+#[cfg(feature = "std")]
+mod split;
+#[cfg(feature = "std")]
+pub use split::{ReceiveHalf, SendHalf};
+
 /// Something the peer sent, or the connection concluded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -143,6 +148,18 @@ pub struct Connection {
     timers: Timers,
     /// An error found outside `poll_event` (a timeout), reported by the next call.
     pending_error: Option<Error>,
+    /// When split, the receiving half hands the replies it owes (pong, close) to the
+    /// sending half instead of encoding them itself.
+    replies: Option<alloc::vec::Vec<Reply>>,
+}
+
+/// A control frame the receiving side owes the peer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Reply {
+    /// Answer a ping.
+    Pong(Bytes),
+    /// Answer a close (echoing its code, or empty), or fail the connection with a code.
+    Close(Option<CloseCode>),
 }
 
 impl core::fmt::Debug for Connection {
@@ -172,6 +189,7 @@ impl Connection {
             protocol: None,
             timers: Timers::default(),
             pending_error: None,
+            replies: None,
         }
     }
 
@@ -365,7 +383,7 @@ impl Connection {
                 Decoded::Chunk(chunk) => return Ok(Some(Event::Frame(chunk))),
                 Decoded::Control(OpCode::Ping, payload) => {
                     if self.config.auto_pong {
-                        self.write_frame(OpCode::Pong, true, &payload);
+                        self.reply(Reply::Pong(payload.clone()));
                     }
                     return Ok(Some(Event::Ping(payload)));
                 }
@@ -404,11 +422,7 @@ impl Connection {
         };
         if matches!(self.phase, Phase::Open) {
             // Echo the code (RFC 6455 §5.5.1); an empty close is answered with an empty one.
-            let mut body = BytesMut::with_capacity(2);
-            if let Some(frame) = &frame {
-                close::write_payload(&mut body, frame.code, "");
-            }
-            self.write_frame(OpCode::Close, true, &body);
+            self.reply(Reply::Close(frame.as_ref().map(|f| f.code)));
         }
         self.phase = Phase::Closed(Closure::Clean);
         self.input = BytesMut::new();
@@ -432,7 +446,10 @@ impl Connection {
 
     fn abort(&mut self, code: CloseCode, reason: &str) {
         if matches!(self.phase, Phase::Open) {
-            self.write_close(code, reason);
+            match &mut self.replies {
+                Some(replies) => replies.push(Reply::Close(Some(code))),
+                None => self.write_close(code, reason),
+            }
         }
         self.phase = Phase::Closed(Closure::Abrupt);
         self.input = BytesMut::new();
@@ -613,6 +630,22 @@ impl Connection {
         self.phase = Phase::CloseSent;
         self.timers.arm_close = self.config.close_timeout.is_some();
         Ok(())
+    }
+
+    /// Sends a reply now, or hands it to the sending half.
+    fn reply(&mut self, reply: Reply) {
+        match &mut self.replies {
+            Some(replies) => replies.push(reply),
+            None => self.write_reply(reply),
+        }
+    }
+
+    pub(crate) fn write_reply(&mut self, reply: Reply) {
+        match reply {
+            Reply::Pong(payload) => self.write_frame(OpCode::Pong, true, &payload),
+            Reply::Close(Some(code)) => self.write_close(code, ""),
+            Reply::Close(None) => self.write_frame(OpCode::Close, true, b""),
+        }
     }
 
     fn write_close(&mut self, code: CloseCode, reason: &str) {

@@ -48,6 +48,8 @@ mod rng;
 pub use close::{CloseCode, CloseFrame};
 pub use config::{Config, Keepalive, ReceiveMode, Role};
 pub use connection::{Connection, Event, State};
+#[cfg(feature = "std")]
+pub use connection::{ReceiveHalf, SendHalf};
 pub use error::{Error, ProtocolError, Rejection, SendError};
 pub use message::{FrameChunk, Message, MessageKind};
 #[cfg(feature = "std")]
