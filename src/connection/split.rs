@@ -416,11 +416,13 @@ mod tests {
 
     #[test]
     fn keepalive_timeout_on_the_sending_half_reaches_the_receiving_half() {
-        let mut config = Config::default();
-        config.keepalive = Some(Keepalive {
-            interval: Duration::from_secs(1),
-            timeout: Duration::from_secs(1),
-        });
+        let config = Config {
+            keepalive: Some(Keepalive {
+                interval: Duration::from_secs(1),
+                timeout: Duration::from_secs(1),
+            }),
+            ..Config::default()
+        };
         let (mut rx, mut tx) = Connection::open(Role::Server, config).split();
         tx.handle_timeout(Duration::ZERO).unwrap();
         tx.handle_timeout(Duration::from_secs(1)).unwrap();
