@@ -42,6 +42,7 @@ use bytes::Bytes;
 mod client;
 mod head;
 mod header;
+mod origin;
 mod request;
 mod response;
 mod uri;
@@ -49,6 +50,7 @@ mod uri;
 pub use client::{ClientOptions, InvalidOption, write_request};
 pub use head::Syntax;
 pub use header::{ExtensionOffer, ExtensionParam, ExtensionSyntaxError, InvalidHeader};
+pub use origin::Origins;
 pub use request::{Request, RequestError, RequestParser, parse_request};
 pub use response::{
     Accept, AcceptError, Negotiated, Reject, Response, ResponseError, ResponseParser,

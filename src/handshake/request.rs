@@ -418,8 +418,7 @@ impl Request {
     }
 
     /// The `Origin` header, which browsers always send and other clients
-    /// usually do not. Check it against an allow-list before trusting
-    /// cookies sent with the request.
+    /// usually do not. See [`Origins`](super::Origins) for checking it.
     pub fn origin(&self) -> Option<&str> {
         self.origin.as_deref()
     }
