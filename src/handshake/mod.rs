@@ -8,6 +8,9 @@
 //! [`validate_response`]. Both parsers report exactly how many bytes the head
 //! took, so frames that arrive in the same read as the head stay with the caller.
 //!
+//! WebSocket over HTTP/2 (RFC 8441 extended CONNECT) lives in
+//! [`validate_h2_request`] and [`h2_response_headers`].
+//!
 //! # Example: a server and a client talking to each other
 //!
 //! ```
@@ -40,6 +43,7 @@ use alloc::string::String;
 use bytes::Bytes;
 
 mod client;
+mod h2;
 mod head;
 mod header;
 mod origin;
@@ -48,6 +52,7 @@ mod response;
 mod uri;
 
 pub use client::{ClientOptions, InvalidOption, write_request};
+pub use h2::{H2Error, H2Request, h2_response_headers, validate_h2_request};
 pub use head::Syntax;
 pub use header::{ExtensionOffer, ExtensionParam, ExtensionSyntaxError, InvalidHeader};
 pub use origin::Origins;
