@@ -9,7 +9,8 @@
 //! took, so frames that arrive in the same read as the head stay with the caller.
 //!
 //! WebSocket over HTTP/2 (RFC 8441 extended CONNECT) lives in
-//! [`validate_h2_request`] and [`h2_response_headers`].
+//! [`validate_h2_request`] and [`h2_response_headers`]; with the `http` feature,
+//! the request and response types convert to and from the `http` crate's.
 //!
 //! # Example: a server and a client talking to each other
 //!
@@ -46,6 +47,8 @@ mod client;
 mod h2;
 mod head;
 mod header;
+#[cfg(feature = "http")]
+mod http_interop;
 mod origin;
 mod request;
 mod response;
@@ -55,6 +58,8 @@ pub use client::{ClientOptions, InvalidOption, write_request};
 pub use h2::{H2Error, H2Request, h2_response_headers, validate_h2_request};
 pub use head::Syntax;
 pub use header::{ExtensionOffer, ExtensionParam, ExtensionSyntaxError, InvalidHeader};
+#[cfg(feature = "http")]
+pub use http_interop::http_request;
 pub use origin::Origins;
 pub use request::{Request, RequestError, RequestParser, parse_request};
 pub use response::{
