@@ -1,13 +1,91 @@
-//! TEMPORARY STUBS — replaced by the handshake branch at merge.
-#![allow(missing_docs, dead_code)]
+//! The opening handshake (RFC 6455 §4), as pure functions over byte buffers.
+//!
+//! Nothing here reads from or writes to a socket, and nothing here knows about
+//! frames: a server hands [`parse_request`] the bytes it has received so far and,
+//! once a [`Request`] comes back, answers with [`Accept::write_response`] or
+//! [`Reject::write_response`]; a client writes its request with
+//! [`write_request`], then checks the server's answer with [`parse_response`] and
+//! [`validate_response`]. Both parsers report exactly how many bytes the head
+//! took, so frames that arrive in the same read as the head stay with the caller.
+//!
+//! WebSocket over HTTP/2 (RFC 8441 extended CONNECT) lives in
+//! [`validate_h2_request`] and [`h2_response_headers`]; with the `http` feature,
+//! the request and response types convert to and from the `http` crate's.
+//!
+//! # Example: a server and a client talking to each other
+//!
+//! ```
+//! use bytes::BytesMut;
+//! use sockless::handshake::{
+//!     parse_request, parse_response, validate_response, write_request, Accept,
+//!     ClientOptions, Limits, Uri,
+//! };
+//!
+//! // Client: build the request.
+//! let uri = Uri::parse("ws://example.com/chat").unwrap();
+//! let key = *b"dGhlIHNhbXBsZSBub25jZQ==";
+//! let opts = ClientOptions::new().protocol("chat");
+//! let mut wire = BytesMut::new();
+//! write_request(&uri, &key, &opts, &mut wire);
+//!
+//! // Server: parse it and accept.
+//! let (req, used) = parse_request(&wire, &Limits::default()).unwrap().unwrap();
+//! assert_eq!(used, wire.len());
+//! let mut reply = BytesMut::new();
+//! Accept::new().protocol("chat").write_response(&req, &mut reply).unwrap();
+//!
+//! // Client: check the answer.
+//! let (resp, _) = parse_response(&reply, &Limits::default()).unwrap().unwrap();
+//! let negotiated = validate_response(&resp, &key, &opts).unwrap();
+//! assert_eq!(negotiated.protocol.as_deref(), Some("chat"));
+//! ```
+
 use alloc::string::String;
-use alloc::vec::Vec;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
+
+mod client;
+mod h2;
+mod head;
+mod header;
+#[cfg(feature = "http")]
+mod http_interop;
+mod origin;
+mod request;
+mod response;
+mod uri;
+
+pub use client::{ClientOptions, InvalidOption, write_request};
+pub use h2::{H2Error, H2Request, h2_response_headers, validate_h2_request};
+pub use head::Syntax;
+pub use header::{ExtensionOffer, ExtensionParam, ExtensionSyntaxError, InvalidHeader};
+#[cfg(feature = "http")]
+pub use http_interop::http_request;
+pub use origin::Origins;
+pub use request::{Request, RequestError, RequestParser, parse_request};
+pub use response::{
+    Accept, AcceptError, Negotiated, Reject, Response, ResponseError, ResponseParser,
+    parse_response, reason_phrase, validate_response,
+};
+pub use uri::{Uri, UriError};
+
+/// The GUID that RFC 6455 §1.3 appends to the client's key before hashing it.
+pub const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// The only `Sec-WebSocket-Version` this crate speaks (RFC 6455 §4.1, item 9).
+pub const VERSION: &str = "13";
+
+/// Bounds on how much of a peer's handshake head is buffered and parsed.
+///
+/// Without them a peer could make the caller buffer an endless head, or
+/// allocate room for an endless list of headers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
+    /// The largest head, in bytes, including the final empty line. Default 8192.
     pub max_head_size: usize,
+    /// The most header lines a head may carry. Default 64.
     pub max_headers: usize,
 }
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
@@ -16,121 +94,173 @@ impl Default for Limits {
         }
     }
 }
+
+/// One header line of a handshake, as it appeared on the wire.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Header {
+    /// The field name with the case the peer (or caller) gave it; compare it
+    /// ASCII case-insensitively.
     pub name: String,
+    /// The field value without its surrounding whitespace. Not necessarily
+    /// UTF-8: HTTP allows any octet above 0x7F.
     pub value: Bytes,
 }
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ExtensionOffer {
-    pub name: String,
-}
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Request {
-    pub key: String,
-    pub protocols: Vec<String>,
-}
-impl Request {
-    pub fn protocols(&self) -> &[String] {
-        &self.protocols
+
+impl Header {
+    /// A header from a name and a value, copying both.
+    pub fn new(name: impl Into<String>, value: impl AsRef<[u8]>) -> Self {
+        Header {
+            name: name.into(),
+            value: Bytes::copy_from_slice(value.as_ref()),
+        }
+    }
+
+    /// The value as text, if it is UTF-8.
+    pub fn value_str(&self) -> Option<&str> {
+        core::str::from_utf8(&self.value).ok()
     }
 }
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum RequestError {
-    Bad,
+
+/// The values of every header called `name` (ASCII case-insensitive), in order.
+pub(crate) fn header_values<'h>(
+    headers: &'h [Header],
+    name: &str,
+) -> impl Iterator<Item = &'h [u8]> {
+    headers
+        .iter()
+        .filter(move |h| h.name.eq_ignore_ascii_case(name))
+        .map(|h| &h.value[..])
 }
-impl core::fmt::Display for RequestError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str("bad")
+
+/// The `Sec-WebSocket-Accept` value for a client's `Sec-WebSocket-Key`:
+/// base64(SHA-1(key ++ [`GUID`])), RFC 6455 §4.2.2 item 5.4.
+///
+/// The key is hashed exactly as given (its base64 text, not the decoded bytes).
+///
+/// ```
+/// use sockless::handshake::accept_key;
+/// assert_eq!(&accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+/// ```
+pub fn accept_key(key: &[u8]) -> [u8; 28] {
+    use base64::Engine as _;
+    let mut sha = sha1_smol::Sha1::new();
+    sha.update(key);
+    sha.update(GUID.as_bytes());
+    let digest = sha.digest().bytes();
+    let mut out = [0u8; 28];
+    let written = base64::engine::general_purpose::STANDARD
+        .encode_slice(digest, &mut out)
+        .expect("20 bytes always encode to 28 base64 characters");
+    debug_assert_eq!(written, 28);
+    out
+}
+
+/// A fresh `Sec-WebSocket-Key`: the base64 text of 16 random bytes
+/// (RFC 6455 §4.1 item 7).
+///
+/// The key is a nonce that keeps caches and confused intermediaries from
+/// replaying an old handshake, so `rng` should be a cryptographically secure
+/// generator, seeded anew for each process.
+///
+/// ```
+/// # use core::convert::Infallible;
+/// # struct Counter(u8);
+/// # impl rand_core::TryRng for Counter {
+/// #     type Error = Infallible;
+/// #     fn try_next_u32(&mut self) -> Result<u32, Infallible> { Ok(0) }
+/// #     fn try_next_u64(&mut self) -> Result<u64, Infallible> { Ok(0) }
+/// #     fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+/// #         for b in dst { self.0 = self.0.wrapping_add(1); *b = self.0; }
+/// #         Ok(())
+/// #     }
+/// # }
+/// # let mut rng = Counter(0);
+/// use sockless::handshake::generate_key;
+/// let key = generate_key(&mut rng);
+/// assert_eq!(key.len(), 24);
+/// assert!(key.ends_with(b"=="));
+/// ```
+pub fn generate_key(rng: &mut impl rand_core::Rng) -> [u8; 24] {
+    use base64::Engine as _;
+    let mut nonce = [0u8; 16];
+    rng.fill_bytes(&mut nonce);
+    let mut out = [0u8; 24];
+    let written = base64::engine::general_purpose::STANDARD
+        .encode_slice(nonce, &mut out)
+        .expect("16 bytes always encode to 24 base64 characters");
+    debug_assert_eq!(written, 24);
+    out
+}
+
+/// Whether `key` is a valid `Sec-WebSocket-Key`: base64 that decodes to exactly
+/// 16 bytes (RFC 6455 §4.1 item 7).
+pub(crate) fn is_valid_key(key: &[u8]) -> bool {
+    use base64::Engine as _;
+    // 16 bytes encode to 24 characters; checking first keeps the decode buffer
+    // fixed-size and refuses long garbage without decoding it.
+    if key.len() != 24 {
+        return false;
     }
+    let mut decoded = [0u8; 18];
+    matches!(
+        base64::engine::general_purpose::STANDARD.decode_slice(key, &mut decoded),
+        Ok(16)
+    )
 }
-impl RequestError {
-    pub fn status(&self) -> u16 {
-        400
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::convert::Infallible;
+
+    struct Fixed(u8);
+    impl rand_core::TryRng for Fixed {
+        type Error = Infallible;
+        fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+            Ok(u32::from(self.0))
+        }
+        fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+            Ok(u64::from(self.0))
+        }
+        fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+            dst.fill(self.0);
+            Ok(())
+        }
     }
-    pub fn write_response(&self, out: &mut BytesMut) {
-        out.extend_from_slice(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+
+    #[test]
+    fn accept_key_matches_rfc_6455_section_1_3_example() {
+        assert_eq!(
+            &accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
+            b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
     }
-}
-pub fn parse_request(_buf: &[u8], _l: &Limits) -> Result<Option<(Request, usize)>, RequestError> {
-    Ok(None)
-}
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub struct Accept {
-    pub protocol: Option<String>,
-}
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AcceptError {
-    ProtocolNotOffered,
-}
-impl core::fmt::Display for AcceptError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str("bad")
+
+    #[test]
+    fn generate_key_is_base64_of_16_rng_bytes() {
+        let key = generate_key(&mut Fixed(0));
+        assert_eq!(&key, b"AAAAAAAAAAAAAAAAAAAAAA==");
+        let key = generate_key(&mut Fixed(0xff));
+        assert_eq!(&key, b"/////////////////////w==");
+        assert!(is_valid_key(&key));
     }
-}
-impl Accept {
-    pub fn write_response(&self, _req: &Request, _out: &mut BytesMut) -> Result<(), AcceptError> {
-        Ok(())
+
+    #[test]
+    fn key_must_decode_to_exactly_16_bytes() {
+        assert!(is_valid_key(b"dGhlIHNhbXBsZSBub25jZQ=="));
+        // 15 bytes, 20 characters.
+        assert!(!is_valid_key(b"dGhlIHNhbXBsZSBub25j"));
+        // 17 bytes.
+        assert!(!is_valid_key(b"dGhlIHNhbXBsZSBub25jZSE="));
+        // Right length, not base64.
+        assert!(!is_valid_key(b"dGhlIHNhbXBsZSBub25jZQ!!"));
+        // Non-canonical trailing bits.
+        assert!(!is_valid_key(b"dGhlIHNhbXBsZSBub25jZR=="));
     }
-}
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Reject {
-    pub status: u16,
-}
-impl Reject {
-    pub fn write_response(&self, _out: &mut BytesMut) {}
-}
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Uri {
-    pub resource: String,
-}
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub struct ClientOptions {
-    pub protocols: Vec<String>,
-}
-pub fn write_request(_uri: &Uri, _key: &[u8; 24], _o: &ClientOptions, _out: &mut BytesMut) {}
-pub fn generate_key(_rng: &mut impl rand_core::Rng) -> [u8; 24] {
-    [b'A'; 24]
-}
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Response {
-    pub status: u16,
-}
-impl Response {
-    pub fn status(&self) -> u16 {
-        self.status
+
+    #[test]
+    fn limits_default_to_8k_head_and_64_headers() {
+        let l = Limits::default();
+        assert_eq!((l.max_head_size, l.max_headers), (8192, 64));
     }
-    pub fn reason(&self) -> &str {
-        ""
-    }
-    pub fn content_length(&self) -> Option<usize> {
-        None
-    }
-}
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ResponseError {
-    Rejected { status: u16 },
-}
-impl core::fmt::Display for ResponseError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str("bad")
-    }
-}
-pub fn parse_response(
-    _buf: &[u8],
-    _l: &Limits,
-) -> Result<Option<(Response, usize)>, ResponseError> {
-    Ok(None)
-}
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Negotiated {
-    pub protocol: Option<String>,
-    pub extensions: Vec<ExtensionOffer>,
-}
-pub fn validate_response(
-    _r: &Response,
-    _key: &[u8; 24],
-    _o: &ClientOptions,
-) -> Result<Negotiated, ResponseError> {
-    Err(ResponseError::Rejected { status: 0 })
 }
