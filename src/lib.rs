@@ -55,3 +55,8 @@ pub use message::{FrameChunk, Message, MessageKind};
 #[cfg(feature = "std")]
 pub use rng::SystemRng;
 pub use utf8::Utf8Bytes;
+
+/// The README's examples, compiled as doc tests so they cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
