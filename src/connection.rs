@@ -17,7 +17,10 @@ use crate::close::{self, CloseCode, CloseFrame, MAX_REASON_LEN};
 use crate::config::{Config, Role};
 use crate::error::{Error, ProtocolError, Rejection, SendError};
 use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, OpCode, apply_mask};
-use crate::handshake::{self, Accept, ClientOptions, Negotiated, Reject, Request, Response, Uri};
+use crate::handshake::{
+    self, Accept, ClientOptions, Negotiated, Reject, Request, RequestParser, Response,
+    ResponseParser, Uri,
+};
 use crate::message::{Decoded, Decoder, FrameChunk, Message, MessageKind};
 use crate::rng::BoxedRng;
 use crate::utf8::Utf8Bytes;
@@ -70,8 +73,8 @@ pub enum State {
 /// Where the connection is, with what each stage needs.
 #[derive(Debug)]
 enum Phase {
-    /// Server: reading the upgrade request head.
-    AwaitRequest,
+    /// Server: reading the upgrade request head (the parser resumes where it stopped).
+    AwaitRequest(Box<RequestParser>),
     /// Server: the request went to the application, which must accept or reject it.
     AwaitDecision(Box<Request>),
     /// Client: the request is queued; reading the response head.
@@ -88,6 +91,7 @@ enum Phase {
 struct ClientHandshake {
     key: [u8; 24],
     options: ClientOptions,
+    parser: ResponseParser,
 }
 
 /// How the connection came to be closed, which decides who closes the transport.
@@ -195,7 +199,8 @@ impl Connection {
 
     /// A server connection that starts by reading the client's HTTP upgrade request.
     pub fn server(config: Config) -> Connection {
-        Connection::new(Role::Server, config, Phase::AwaitRequest, None)
+        let parser = Box::new(RequestParser::new(config.handshake_limits));
+        Connection::new(Role::Server, config, Phase::AwaitRequest(parser), None)
     }
 
     /// A client connection to `uri`; the upgrade request is queued in
@@ -217,7 +222,12 @@ impl Connection {
         let key = handshake::generate_key(&mut rng);
         let mut conn = Connection::new(Role::Client, config, Phase::Open, None);
         handshake::write_request(uri, &key, &options, &mut conn.out);
-        conn.phase = Phase::AwaitResponse(Box::new(ClientHandshake { key, options }));
+        let parser = ResponseParser::new(conn.config.handshake_limits);
+        conn.phase = Phase::AwaitResponse(Box::new(ClientHandshake {
+            key,
+            options,
+            parser,
+        }));
         conn.rng = Some(rng);
         conn
     }
@@ -262,7 +272,7 @@ impl Connection {
     /// The state of the connection.
     pub fn state(&self) -> State {
         match self.phase {
-            Phase::AwaitRequest
+            Phase::AwaitRequest(_)
             | Phase::AwaitDecision(_)
             | Phase::AwaitResponse(_)
             | Phase::RejectionBody(..) => State::Connecting,
@@ -346,7 +356,7 @@ impl Connection {
         }
         loop {
             match &mut self.phase {
-                Phase::AwaitRequest => return self.read_request(),
+                Phase::AwaitRequest(_) => return self.read_request(),
                 Phase::AwaitResponse(_) => return self.read_response(),
                 Phase::RejectionBody(_, len) => {
                     let len = *len;
@@ -459,7 +469,10 @@ impl Connection {
     // ---- opening handshake ----
 
     fn read_request(&mut self) -> Result<Option<Event>, Error> {
-        match handshake::parse_request(&self.input, &self.config.handshake_limits) {
+        let Phase::AwaitRequest(parser) = &mut self.phase else {
+            unreachable!("read_request runs in AwaitRequest")
+        };
+        match parser.parse(&self.input) {
             Ok(Some((request, n))) => {
                 self.input.advance(n);
                 self.phase = Phase::AwaitDecision(Box::new(request.clone()));
@@ -477,7 +490,10 @@ impl Connection {
     }
 
     fn read_response(&mut self) -> Result<Option<Event>, Error> {
-        let parsed = handshake::parse_response(&self.input, &self.config.handshake_limits);
+        let Phase::AwaitResponse(client) = &mut self.phase else {
+            unreachable!("read_response runs in AwaitResponse")
+        };
+        let parsed = client.parser.parse(&self.input);
         let (response, n) = match parsed {
             Ok(Some(done)) => done,
             Ok(None) if self.eof => return Ok(Some(self.dropped())),
