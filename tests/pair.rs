@@ -112,6 +112,9 @@ struct Pair {
     transport_closed_by: Option<Side>,
     /// The transport broke under both ends (a reset, a cable pulled).
     transport_lost: bool,
+    /// A driver that also calls `handle_timeout` on a fixed tick, before deadlines are due
+    /// (which must change nothing).
+    tick: Option<Duration>,
 }
 
 impl Pair {
@@ -122,6 +125,7 @@ impl Pair {
             now: Duration::ZERO,
             transport_closed_by: None,
             transport_lost: false,
+            tick: None,
         }
     }
 
@@ -214,7 +218,11 @@ impl Pair {
                     .flatten()
                     .filter(|&at| at <= until)
             };
-            let next = [due(&self.client), due(&self.server)]
+            let next_tick = self
+                .tick
+                .map(|tick| tick * (self.now.as_nanos() / tick.as_nanos() + 1) as u32)
+                .filter(|&at| at <= until);
+            let next = [due(&self.client), due(&self.server), next_tick]
                 .into_iter()
                 .flatten()
                 .min();
@@ -226,8 +234,9 @@ impl Pair {
             // `Duration::ZERO` (or any past deadline) means "now".
             self.now = self.now.max(at);
             let now = self.now;
+            let ticking = next_tick == Some(now);
             for end in [&mut self.client, &mut self.server] {
-                if due(end).is_some_and(|at| at <= now) {
+                if due(end).is_some_and(|at| at <= now) || (ticking && !end.frozen) {
                     end.conn.handle_timeout(now);
                 }
             }
@@ -499,10 +508,18 @@ fn keepalive_on_both_sides_over_a_quiet_connection_keeps_it_open() {
 
 #[test]
 fn keepalive_fails_a_silent_peer_with_1011() {
+    // A driver that calls `handle_timeout` only when due, and one that also ticks.
+    for tick in [None, Some(Duration::from_millis(700)), Some(secs(3))] {
+        check_keepalive_fails_a_silent_peer(tick);
+    }
+}
+
+fn check_keepalive_fails_a_silent_peer(tick: Option<Duration>) {
     // A server that reads but never answers pings and never sends anything.
     let mut server_config = Config::default();
     server_config.auto_pong = false;
     let mut pair = Pair::new(keepalive(10, 5), server_config);
+    pair.tick = tick;
     pair.advance_to(Duration::from_millis(14_999));
     assert!(pair.client.errors.is_empty());
     assert_eq!(pair.client.conn.state(), State::Open);
@@ -659,4 +676,57 @@ fn transport_lost_mid_message_reports_1006_on_both_sides() {
         unsent,
         [(OpCode::Text, true, Bytes::from_static(b"unread"))]
     );
+}
+
+/// `Keepalive::interval` reads "send a ping after this long without receiving anything".
+/// A connection is not told when bytes arrive, only that some did between two
+/// `handle_timeout` calls, so what it can keep is: no ping before a whole interval of
+/// silence, and a ping at most two intervals after the last byte received.
+#[test]
+fn keepalive_pings_after_one_to_two_intervals_of_silence() {
+    // A driver that calls `handle_timeout` only when due, and one that also ticks.
+    for tick in [None, Some(Duration::from_millis(700)), Some(secs(3))] {
+        check_keepalive_silence_bounds(tick);
+    }
+}
+
+fn check_keepalive_silence_bounds(tick: Option<Duration>) {
+    let interval = secs(10);
+    let horizon = secs(300);
+    let mut pair = Pair::new(keepalive(10, 5), Config::default());
+    pair.tick = tick;
+    // The server speaks at irregular times, just before and after the client's checks.
+    for ms in [
+        500, 3_000, 9_500, 10_500, 17_000, 29_999, 61_200, 95_700, 96_000,
+    ] {
+        pair.advance_to(Duration::from_millis(ms));
+        pair.server.conn.send_text("now and then").unwrap();
+    }
+    pair.advance_to(horizon);
+
+    // What the client received (messages and pongs), counting the start as heard.
+    let mut heard: Vec<Duration> = vec![Duration::ZERO];
+    heard.extend(pair.client.events.iter().map(|(t, _)| *t));
+    let pings = pair.server.pings_at();
+    assert!(!pings.is_empty());
+    for &ping in &pings {
+        let last = heard.iter().rev().find(|&&t| t < ping).unwrap();
+        assert!(
+            ping - *last >= interval,
+            "pinged at {ping:?}, heard at {last:?}, tick {tick:?}"
+        );
+    }
+    for &at in heard.iter().filter(|&&t| t + 2 * interval <= horizon) {
+        let next = heard
+            .iter()
+            .chain(&pings)
+            .filter(|&&t| t > at)
+            .min()
+            .unwrap();
+        assert!(
+            *next - at <= 2 * interval,
+            "silent from {at:?} to {next:?} without a ping, tick {tick:?}"
+        );
+    }
+    assert!(pair.client.errors.is_empty());
 }
