@@ -46,7 +46,13 @@ fn run(url: &str, echo: bool) -> Result<Option<String>, Box<dyn Error>> {
     let mut stream = TcpStream::connect((uri.host(), uri.port()))?;
     stream.set_nodelay(true)?;
     let start = Instant::now();
-    let mut ws = Connection::client(&uri, ClientOptions::default(), Config::default());
+    #[allow(unused_mut)]
+    let mut config = Config::default();
+    #[cfg(feature = "deflate")]
+    {
+        config.deflate = Some(sockless::deflate::DeflateConfig::default());
+    }
+    let mut ws = Connection::client(&uri, ClientOptions::default(), config);
     let mut last_text = None;
     let mut buf = vec![0u8; 256 * 1024];
     let mut failure = None;

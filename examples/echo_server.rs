@@ -40,7 +40,7 @@ fn main() -> io::Result<()> {
 fn serve(mut stream: TcpStream) -> io::Result<()> {
     stream.set_nodelay(true)?;
     let start = Instant::now();
-    let mut ws = Connection::server(Config::default());
+    let mut ws = Connection::server(config());
     let mut buf = vec![0u8; 256 * 1024];
     loop {
         if let Err(e) = handle_events(&mut ws) {
@@ -76,6 +76,17 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
         }
         ws.handle_timeout(start.elapsed());
     }
+}
+
+/// Default limits; permessage-deflate accepted when the crate has it (browsers offer it).
+fn config() -> Config {
+    #[allow(unused_mut)]
+    let mut config = Config::default();
+    #[cfg(feature = "deflate")]
+    {
+        config.deflate = Some(sockless::deflate::DeflateConfig::default());
+    }
+    config
 }
 
 fn handle_events(ws: &mut Connection) -> Result<(), Box<dyn std::error::Error>> {

@@ -42,6 +42,10 @@ async fn main() -> std::io::Result<()> {
 async fn serve(mut stream: TcpStream) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     stream.set_nodelay(true)?;
     let mut config = Config::default();
+    #[cfg(feature = "deflate")]
+    {
+        config.deflate = Some(sockless::deflate::DeflateConfig::default());
+    }
     config.keepalive = Some(Keepalive {
         interval: Duration::from_secs(30),
         timeout: Duration::from_secs(10),

@@ -28,7 +28,9 @@ pub enum ReceiveMode {
 /// Keepalive: ping a quiet peer, and give up on one that stays silent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Keepalive {
-    /// Send a ping after this long without receiving anything.
+    /// Send a ping once the peer has been silent for at least this long. The connection
+    /// learns that bytes arrived, not when, so it looks at every `interval`: a ping goes out
+    /// between one and two intervals after the last byte received.
     pub interval: Duration,
     /// Fail the connection (close code 1011) when nothing at all arrives within this long
     /// after that ping.
@@ -76,6 +78,10 @@ pub struct Config {
     pub close_timeout: Option<Duration>,
     /// Bounds on the HTTP head of the opening handshake.
     pub handshake_limits: crate::handshake::Limits,
+    /// permessage-deflate: offered by a client, accepted by a server (default off: it
+    /// costs up to 300 KiB per connection, see [`deflate`](crate::deflate)).
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<crate::deflate::DeflateConfig>,
 }
 
 impl Default for Config {
@@ -90,6 +96,8 @@ impl Default for Config {
             keepalive: None,
             close_timeout: Some(Duration::from_secs(10)),
             handshake_limits: crate::handshake::Limits::default(),
+            #[cfg(feature = "deflate")]
+            deflate: None,
         }
     }
 }

@@ -94,6 +94,14 @@ struct ClientHandshake {
     parser: ResponseParser,
 }
 
+/// A fragmented message this endpoint is sending.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Sending {
+    kind: MessageKind,
+    /// Its fragments are compressed (RSV1 was set on the first).
+    compressed: bool,
+}
+
 /// How the connection came to be closed, which decides who closes the transport.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Closure {
@@ -146,8 +154,11 @@ pub struct Connection {
     decoder: Decoder,
     out: BytesMut,
     rng: Option<BoxedRng>,
-    /// The kind of the fragmented message this endpoint is sending, if any.
-    sending_fragmented: Option<MessageKind>,
+    /// The fragmented message this endpoint is sending, if any.
+    sending_fragmented: Option<Sending>,
+    /// permessage-deflate's compressor, once negotiated (and allowed to compress).
+    #[cfg(feature = "deflate")]
+    deflater: Option<crate::deflate::Deflater>,
     protocol: Option<String>,
     timers: Timers,
     /// An error found outside `poll_event` (a timeout), reported by the next call.
@@ -190,6 +201,8 @@ impl Connection {
             out: BytesMut::new(),
             rng,
             sending_fragmented: None,
+            #[cfg(feature = "deflate")]
+            deflater: None,
             protocol: None,
             timers: Timers::default(),
             pending_error: None,
@@ -220,6 +233,11 @@ impl Connection {
     ) -> Connection {
         let mut rng: BoxedRng = Box::new(rng);
         let key = handshake::generate_key(&mut rng);
+        #[cfg(feature = "deflate")]
+        let options = match &config.deflate {
+            Some(deflate) => options.extension(crate::deflate::client_offer(deflate)),
+            None => options,
+        };
         let mut conn = Connection::new(Role::Client, config, Phase::Open, None);
         handshake::write_request(uri, &key, &options, &mut conn.out);
         let parser = ResponseParser::new(conn.config.handshake_limits);
@@ -518,6 +536,18 @@ impl Connection {
         };
         match handshake::validate_response(&response, &client.key, &client.options) {
             Ok(negotiated) => {
+                #[cfg(feature = "deflate")]
+                if let Some(config) = self.config.deflate {
+                    match crate::deflate::accept_response(&negotiated.extensions, &config) {
+                        Ok(Some(params)) => self.enable_deflate(&params),
+                        Ok(None) => {}
+                        Err(e) => {
+                            self.phase = Phase::Closed(Closure::Abrupt);
+                            self.input = BytesMut::new();
+                            return Err(Error::Deflate(e));
+                        }
+                    }
+                }
                 self.protocol = negotiated.protocol.clone();
                 self.phase = Phase::Open;
                 Ok(Some(Event::Connected(negotiated)))
@@ -536,6 +566,21 @@ impl Connection {
         let Phase::AwaitDecision(request) = &self.phase else {
             return Err(SendError::NoPendingRequest);
         };
+        #[cfg(feature = "deflate")]
+        if let Some(config) = &self.config.deflate
+            && let Some((response, params)) =
+                crate::deflate::negotiate(request.extensions(), config)
+        {
+            accept
+                .clone()
+                .extension(response)
+                .write_response(request, &mut self.out)
+                .map_err(SendError::Accept)?;
+            self.enable_deflate(&params);
+            self.protocol = accept.protocol.clone();
+            self.phase = Phase::Open;
+            return Ok(());
+        }
         accept
             .write_response(request, &mut self.out)
             .map_err(SendError::Accept)?;
@@ -554,6 +599,17 @@ impl Connection {
         self.phase = Phase::Closed(Closure::Abrupt);
         self.input = BytesMut::new();
         Ok(())
+    }
+
+    /// Turns on permessage-deflate with parameters negotiated elsewhere (an HTTP stack that
+    /// did the upgrade, RFC 8441). A server or client `Connection` that does its own
+    /// handshake calls this itself when [`Config::deflate`] is set. Frames are compressed
+    /// per [`Config::deflate`] (defaults when unset).
+    #[cfg(feature = "deflate")]
+    pub fn enable_deflate(&mut self, params: &crate::deflate::DeflateParams) {
+        let config = self.config.deflate.unwrap_or_default();
+        self.decoder.enable_deflate(self.role, params);
+        self.deflater = crate::deflate::Deflater::new(self.role, params, &config);
     }
 
     // ---- sending ----
@@ -587,7 +643,38 @@ impl Connection {
         if self.sending_fragmented.is_some() {
             return Err(SendError::MessageInProgress);
         }
+        #[cfg(feature = "deflate")]
+        if self
+            .deflater
+            .as_ref()
+            .is_some_and(|d| d.wants(payload.len()))
+        {
+            self.write_compressed(kind.opcode(), true, payload);
+            return Ok(());
+        }
         self.write_frame(kind.opcode(), true, payload);
+        Ok(())
+    }
+
+    /// Compresses a message piece and writes it as one frame, RSV1 on a message's first.
+    #[cfg(feature = "deflate")]
+    fn write_compressed(&mut self, opcode: OpCode, fin: bool, payload: &[u8]) {
+        let Some(mut deflater) = self.deflater.take() else {
+            return self.write_frame(opcode, fin, payload);
+        };
+        let compressed = deflater.compress(payload, fin);
+        self.write_frame_with(opcode, fin, opcode != OpCode::Continuation, compressed);
+        self.deflater = Some(deflater);
+    }
+
+    /// Queues a message without compressing it, whatever was negotiated: for data that is
+    /// already compressed, or secret data next to attacker-chosen data in one context.
+    pub fn send_uncompressed(&mut self, message: &Message) -> Result<(), SendError> {
+        self.check_can_send()?;
+        if self.sending_fragmented.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        self.write_frame(message.kind().opcode(), true, message.as_bytes());
         Ok(())
     }
 
@@ -602,14 +689,35 @@ impl Connection {
         fin: bool,
     ) -> Result<(), SendError> {
         self.check_can_send()?;
-        let opcode = match self.sending_fragmented {
-            None => kind.opcode(),
-            Some(current) if current == kind => OpCode::Continuation,
+        let (opcode, sending) = match self.sending_fragmented {
+            // A message sent in pieces has no known size: compress it whenever we can.
+            None => (
+                kind.opcode(),
+                Sending {
+                    kind,
+                    compressed: self.can_compress(),
+                },
+            ),
+            Some(current) if current.kind == kind => (OpCode::Continuation, current),
             Some(_) => return Err(SendError::FragmentKindMismatch),
         };
+        #[cfg(feature = "deflate")]
+        if sending.compressed {
+            self.write_compressed(opcode, fin, payload);
+        } else {
+            self.write_frame(opcode, fin, payload);
+        }
+        #[cfg(not(feature = "deflate"))]
         self.write_frame(opcode, fin, payload);
-        self.sending_fragmented = if fin { None } else { Some(kind) };
+        self.sending_fragmented = if fin { None } else { Some(sending) };
         Ok(())
+    }
+
+    fn can_compress(&self) -> bool {
+        #[cfg(feature = "deflate")]
+        return self.deflater.is_some();
+        #[cfg(not(feature = "deflate"))]
+        false
     }
 
     /// Queues a ping (at most 125 bytes).
@@ -673,6 +781,10 @@ impl Connection {
 
     /// Encodes one frame into the outbound buffer, masked when this is a client.
     fn write_frame(&mut self, opcode: OpCode, fin: bool, payload: &[u8]) {
+        self.write_frame_with(opcode, fin, false, payload);
+    }
+
+    fn write_frame_with(&mut self, opcode: OpCode, fin: bool, rsv1: bool, payload: &[u8]) {
         let mask = self
             .rng
             .as_mut()
@@ -680,6 +792,7 @@ impl Connection {
             .map(|rng| rng.next_u32().to_ne_bytes());
         let header = FrameHeader {
             fin,
+            rsv1,
             mask,
             ..FrameHeader::new(opcode, payload.len() as u64)
         };

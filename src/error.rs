@@ -56,6 +56,8 @@ pub enum ProtocolError {
         /// The limit.
         max: usize,
     },
+    /// A compressed message whose deflate data is corrupt (1007).
+    InvalidCompressedData,
     /// More undecoded input than [`Config::max_buffered_input`](crate::Config::max_buffered_input) (1009).
     InputBufferFull {
         /// The limit.
@@ -68,6 +70,7 @@ impl ProtocolError {
     pub const fn close_code(&self) -> CloseCode {
         match self {
             ProtocolError::InvalidUtf8
+            | ProtocolError::InvalidCompressedData
             | ProtocolError::InvalidClose(ClosePayloadError::InvalidReason) => {
                 CloseCode::INVALID_PAYLOAD
             }
@@ -122,6 +125,9 @@ impl fmt::Display for ProtocolError {
             ProtocolError::TooManyFragments { max } => {
                 write!(f, "peer sent a message of more than {max} fragments")
             }
+            ProtocolError::InvalidCompressedData => {
+                f.write_str("peer sent a compressed message with corrupt deflate data")
+            }
             ProtocolError::InputBufferFull { max } => {
                 write!(
                     f,
@@ -158,6 +164,9 @@ pub enum Error {
     Response(handshake::ResponseError),
     /// The server answered the upgrade with another status.
     Rejected(Box<Rejection>),
+    /// The server's permessage-deflate answer does not fit the client's offer.
+    #[cfg(feature = "deflate")]
+    Deflate(crate::deflate::NegotiationError),
     /// The peer stayed silent past the keepalive timeout; a close frame with 1011 is queued.
     KeepaliveTimeout,
     /// The closing handshake did not finish within
@@ -194,6 +203,8 @@ impl fmt::Display for Error {
                 r.response.status(),
                 r.response.reason()
             ),
+            #[cfg(feature = "deflate")]
+            Error::Deflate(e) => write!(f, "invalid permessage-deflate answer: {e}"),
             Error::KeepaliveTimeout => f.write_str("peer silent past the keepalive timeout"),
             Error::CloseTimeout => f.write_str("closing handshake timed out"),
         }

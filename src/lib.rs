@@ -36,6 +36,8 @@ extern crate std;
 pub mod handshake;
 
 pub mod close;
+#[cfg(feature = "deflate")]
+pub mod deflate;
 pub mod frame;
 pub mod message;
 pub mod utf8;

@@ -113,9 +113,15 @@ enum FrameState {
 #[derive(Clone, Copy, Debug)]
 struct InProgress {
     kind: MessageKind,
+    /// RSV1 on the first frame under permessage-deflate: the payload is inflated before it is
+    /// validated or delivered.
+    compressed: bool,
     utf8: Utf8Validator,
     /// Payload bytes so far, including the frame whose header was just accepted.
     len: u64,
+    /// Bytes inflated so far, for a compressed message.
+    #[cfg_attr(not(feature = "deflate"), allow(dead_code))]
+    inflated_len: usize,
     fragments: usize,
 }
 
@@ -153,6 +159,11 @@ pub struct Decoder {
     message: Option<InProgress>,
     /// Fragments of the message in progress ([`ReceiveMode::Messages`] only).
     assembly: BytesMut,
+    #[cfg(feature = "deflate")]
+    inflater: Option<crate::deflate::Inflater>,
+    /// The inflated message so far ([`ReceiveMode::Messages`] only).
+    #[cfg(feature = "deflate")]
+    inflated: alloc::vec::Vec<u8>,
 }
 
 impl Decoder {
@@ -168,7 +179,19 @@ impl Decoder {
             frame: FrameState::Header,
             message: None,
             assembly: BytesMut::new(),
+            #[cfg(feature = "deflate")]
+            inflater: None,
+            #[cfg(feature = "deflate")]
+            inflated: alloc::vec::Vec::new(),
         }
+    }
+
+    /// Turns on permessage-deflate with the negotiated `params`: RSV1 on a message's first
+    /// frame now marks it compressed. `role` is this decoder's endpoint.
+    #[cfg(feature = "deflate")]
+    pub fn enable_deflate(&mut self, role: Role, params: &crate::deflate::DeflateParams) {
+        self.rsv1_claimed = true;
+        self.inflater = Some(crate::deflate::Inflater::new(role, params));
     }
 
     /// True between frames and messages: nothing partial is held.
@@ -275,7 +298,9 @@ impl Decoder {
                 } else {
                     MessageKind::Binary
                 },
+                compressed: header.rsv1,
                 utf8: Utf8Validator::new(),
+                inflated_len: 0,
                 len: 0,
                 fragments: 0,
             }),
@@ -312,6 +337,7 @@ impl Decoder {
         if !header.opcode.is_control()
             && let Some(message) = &mut self.message
             && message.kind == MessageKind::Text
+            && !message.compressed
         {
             message
                 .utf8
@@ -331,6 +357,19 @@ impl Decoder {
             // accept_header guarantees a message for every data frame.
             return Err(ProtocolError::ContinuationWithoutMessage);
         };
+        #[cfg(feature = "deflate")]
+        if message.compressed {
+            let mut inflated = core::mem::take(&mut self.inflated);
+            self.inflate(&payload, header.fin, &mut inflated)?;
+            // The UTF-8 state advanced while inflating.
+            let message = self.message.unwrap_or(message);
+            if !header.fin {
+                self.inflated = inflated;
+                return Ok(None);
+            }
+            self.message = None;
+            return Ok(Some(Self::finish(message, Bytes::from(inflated))?));
+        }
         if !header.fin {
             self.assembly.extend_from_slice(&payload);
             return Ok(None);
@@ -344,6 +383,40 @@ impl Decoder {
             self.assembly.split().freeze()
         };
         Ok(Some(Self::finish(message, data)?))
+    }
+
+    /// Inflates one frame's payload of a compressed message onto `out`, bounded by the
+    /// message size limit, and validates the new text.
+    #[cfg(feature = "deflate")]
+    fn inflate(
+        &mut self,
+        payload: &[u8],
+        last: bool,
+        out: &mut alloc::vec::Vec<u8>,
+    ) -> Result<(), ProtocolError> {
+        use crate::deflate::InflateError;
+        let (Some(inflater), Some(message)) = (&mut self.inflater, &mut self.message) else {
+            return Err(ProtocolError::ReservedBits { bits: 0b100 });
+        };
+        let start = out.len();
+        let limit = start + (self.max_message_size - message.inflated_len);
+        inflater
+            .inflate(payload, last, out, limit)
+            .map_err(|e| match e {
+                InflateError::Corrupt => ProtocolError::InvalidCompressedData,
+                InflateError::TooLarge => ProtocolError::MessageTooLarge {
+                    len: (message.inflated_len + out.len() - start) as u64,
+                    max: self.max_message_size,
+                },
+            })?;
+        message.inflated_len += out.len() - start;
+        if message.kind == MessageKind::Text {
+            message
+                .utf8
+                .feed(&out[start..])
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        Ok(())
     }
 
     fn finish(message: InProgress, data: Bytes) -> Result<Message, ProtocolError> {
@@ -371,6 +444,16 @@ impl Decoder {
         let Some(message) = self.message else {
             return Err(ProtocolError::ContinuationWithoutMessage);
         };
+        #[cfg(feature = "deflate")]
+        let data = if message.compressed {
+            let mut out = alloc::vec::Vec::new();
+            self.inflate(&data, is_last && header.fin, &mut out)?;
+            Bytes::from(out)
+        } else {
+            data
+        };
+        // The UTF-8 state advanced while inflating.
+        let message = self.message.unwrap_or(message);
         if is_last {
             self.frame = FrameState::Header;
             if header.fin {

@@ -89,6 +89,10 @@ impl Connection {
             Connection::new(self.role, self.config.clone(), Phase::Open, self.rng.take());
         send.out = core::mem::take(&mut self.out);
         send.sending_fragmented = self.sending_fragmented.take();
+        #[cfg(feature = "deflate")]
+        {
+            send.deflater = self.deflater.take();
+        }
         send.protocol = self.protocol.clone();
         send.timers = core::mem::take(&mut self.timers);
         send.phase = match self.phase {
