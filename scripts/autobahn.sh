@@ -5,7 +5,8 @@
 # closing handshake, or any difference from the expected results, fails.
 #
 # Usage: scripts/autobahn.sh [server|client|both] [CASES]
-# Environment: SOCKLESS_SHARED (default ../shared), AUTOBAHN_* as in shared/autobahn/README.md.
+# Environment: SOCKLESS_SHARED (default ../shared), AUTOBAHN_DEFLATE (default 1: sections 12
+# and 13, permessage-deflate, run too; 0 skips them), AUTOBAHN_* as in shared/autobahn/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -17,6 +18,7 @@ AB="$SHARED/autobahn"
 
 cargo build --release --example echo_server --example autobahn_client
 export AUTOBAHN_AGENT=sockless
+export AUTOBAHN_DEFLATE="${AUTOBAHN_DEFLATE:-1}"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 

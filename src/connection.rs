@@ -34,6 +34,10 @@ mod split;
 #[cfg(feature = "std")]
 pub use split::{ReceiveHalf, SendHalf};
 
+/// Buffers larger than this are released once empty, so that one large message does not
+/// pin its memory to a quiet connection; smaller ones are kept for the next message.
+const RETAINED_CAPACITY: usize = 64 * 1024;
+
 /// Something the peer sent, or the connection concluded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -151,6 +155,9 @@ pub struct Connection {
     eof: bool,
     /// More input arrived than `max_buffered_input` allows; fail once the rest is decoded.
     input_overflow: bool,
+    /// A message larger than [`RETAINED_CAPACITY`] went through the input buffer, which may
+    /// still pin its allocation even when it reports little capacity: drop it once empty.
+    input_oversized: bool,
     decoder: Decoder,
     out: BytesMut,
     rng: Option<BoxedRng>,
@@ -158,11 +165,11 @@ pub struct Connection {
     sending_fragmented: Option<Sending>,
     /// permessage-deflate's compressor, once negotiated (and allowed to compress).
     #[cfg(feature = "deflate")]
-    deflater: Option<crate::deflate::Deflater>,
+    deflater: Option<Box<crate::deflate::Deflater>>,
     protocol: Option<String>,
     timers: Timers,
     /// An error found outside `poll_event` (a timeout), reported by the next call.
-    pending_error: Option<Error>,
+    pending_error: Option<Box<Error>>,
     /// When split, the receiving half hands the replies it owes (pong, close) to the
     /// sending half instead of encoding them itself.
     replies: Option<alloc::vec::Vec<Reply>>,
@@ -198,6 +205,7 @@ impl Connection {
             input: BytesMut::new(),
             eof: false,
             input_overflow: false,
+            input_oversized: false,
             out: BytesMut::new(),
             rng,
             sending_fragmented: None,
@@ -370,7 +378,7 @@ impl Connection {
     /// response) is queued in [`outbound`](Self::outbound). After an error, `Ok(None)`.
     pub fn poll_event(&mut self) -> Result<Option<Event>, Error> {
         if let Some(error) = self.pending_error.take() {
-            return Err(error);
+            return Err(*error);
         }
         loop {
             match &mut self.phase {
@@ -403,6 +411,9 @@ impl Connection {
                 Err(e) => return Err(self.fail(e)),
             };
             let closing = matches!(self.phase, Phase::CloseSent);
+            if let Decoded::Message(message) = &decoded {
+                self.input_oversized |= message.as_bytes().len() > RETAINED_CAPACITY;
+            }
             match decoded {
                 // After our close frame, only the peer's close matters (RFC 6455 §1.4).
                 Decoded::Message(_) | Decoded::Chunk(_) if closing => continue,
@@ -430,6 +441,14 @@ impl Connection {
         if self.eof {
             return Ok(Some(self.dropped()));
         }
+        if self.input.is_empty()
+            && (self.input_oversized || self.input.capacity() > RETAINED_CAPACITY)
+        {
+            // A large message passed: do not keep its buffer for a quiet connection.
+            self.input = BytesMut::new();
+            self.input_oversized = false;
+        }
+        self.decoder.shrink(RETAINED_CAPACITY);
         Ok(None)
     }
 
@@ -609,7 +628,7 @@ impl Connection {
     pub fn enable_deflate(&mut self, params: &crate::deflate::DeflateParams) {
         let config = self.config.deflate.unwrap_or_default();
         self.decoder.enable_deflate(self.role, params);
-        self.deflater = crate::deflate::Deflater::new(self.role, params, &config);
+        self.deflater = crate::deflate::Deflater::new(self.role, params, &config).map(Box::new);
     }
 
     // ---- sending ----
@@ -823,11 +842,28 @@ impl Connection {
     /// If `n` exceeds [`pending_outbound`](Self::pending_outbound).
     pub fn advance_outbound(&mut self, n: usize) {
         self.out.advance(n);
+        if self.out.is_empty() && self.out.capacity() > RETAINED_CAPACITY {
+            self.out = BytesMut::new();
+        }
     }
 
     /// Takes all outbound bytes at once.
     pub fn take_outbound(&mut self) -> BytesMut {
         self.out.split()
+    }
+
+    /// Frees every buffer that holds nothing, so that an idle connection costs only its
+    /// struct (under 512 bytes for a server). Buffers are otherwise kept between messages,
+    /// up to 64 KiB each, so that a busy connection allocates nothing per message; call
+    /// this when a connection goes quiet and memory matters more (many idle connections).
+    pub fn shrink_buffers(&mut self) {
+        if self.input.is_empty() {
+            self.input = BytesMut::new();
+        }
+        if self.out.is_empty() {
+            self.out = BytesMut::new();
+        }
+        self.decoder.shrink(0);
     }
 
     // ---- timers ----
@@ -867,7 +903,7 @@ impl Connection {
             match self.phase {
                 Phase::CloseSent => {
                     self.abort(CloseCode::NORMAL, "");
-                    self.pending_error = Some(Error::CloseTimeout);
+                    self.pending_error = Some(Box::new(Error::CloseTimeout));
                 }
                 // A client done with the handshake stops waiting for the server's FIN.
                 Phase::Closed(Closure::Clean) => self.phase = Phase::Closed(Closure::Abrupt),
@@ -894,7 +930,7 @@ impl Connection {
                 t.idle_check_at = Some(now + keepalive.interval);
             } else if now >= deadline {
                 self.abort(CloseCode::INTERNAL_ERROR, "keepalive timeout");
-                self.pending_error = Some(Error::KeepaliveTimeout);
+                self.pending_error = Some(Box::new(Error::KeepaliveTimeout));
             }
             return;
         }

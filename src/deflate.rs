@@ -355,6 +355,8 @@ pub(crate) enum InflateError {
 pub(crate) struct Inflater {
     state: Decompress,
     reset_each_message: bool,
+    /// The inflated message so far, in messages mode.
+    pub(crate) message: Vec<u8>,
 }
 
 impl fmt::Debug for Inflater {
@@ -384,6 +386,7 @@ impl Inflater {
             // a smaller one wrote.
             state: Decompress::new_with_window_bits(false, bits.clamp(9, 15)),
             reset_each_message: reset,
+            message: Vec::new(),
         }
     }
 

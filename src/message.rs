@@ -159,11 +159,9 @@ pub struct Decoder {
     message: Option<InProgress>,
     /// Fragments of the message in progress ([`ReceiveMode::Messages`] only).
     assembly: BytesMut,
+    /// permessage-deflate's inflater, boxed: most connections never negotiate it.
     #[cfg(feature = "deflate")]
-    inflater: Option<crate::deflate::Inflater>,
-    /// The inflated message so far ([`ReceiveMode::Messages`] only).
-    #[cfg(feature = "deflate")]
-    inflated: alloc::vec::Vec<u8>,
+    inflater: Option<alloc::boxed::Box<crate::deflate::Inflater>>,
 }
 
 impl Decoder {
@@ -181,8 +179,6 @@ impl Decoder {
             assembly: BytesMut::new(),
             #[cfg(feature = "deflate")]
             inflater: None,
-            #[cfg(feature = "deflate")]
-            inflated: alloc::vec::Vec::new(),
         }
     }
 
@@ -191,7 +187,16 @@ impl Decoder {
     #[cfg(feature = "deflate")]
     pub fn enable_deflate(&mut self, role: Role, params: &crate::deflate::DeflateParams) {
         self.rsv1_claimed = true;
-        self.inflater = Some(crate::deflate::Inflater::new(role, params));
+        self.inflater = Some(alloc::boxed::Box::new(crate::deflate::Inflater::new(
+            role, params,
+        )));
+    }
+
+    /// Frees the reassembly buffer if it is empty and holds more than `keep` bytes.
+    pub fn shrink(&mut self, keep: usize) {
+        if self.assembly.is_empty() && self.assembly.capacity() > keep {
+            self.assembly = BytesMut::new();
+        }
     }
 
     /// True between frames and messages: nothing partial is held.
@@ -359,12 +364,18 @@ impl Decoder {
         };
         #[cfg(feature = "deflate")]
         if message.compressed {
-            let mut inflated = core::mem::take(&mut self.inflated);
+            let mut inflated = self
+                .inflater
+                .as_mut()
+                .map(|i| core::mem::take(&mut i.message))
+                .unwrap_or_default();
             self.inflate(&payload, header.fin, &mut inflated)?;
             // The UTF-8 state advanced while inflating.
             let message = self.message.unwrap_or(message);
             if !header.fin {
-                self.inflated = inflated;
+                if let Some(inflater) = &mut self.inflater {
+                    inflater.message = inflated;
+                }
                 return Ok(None);
             }
             self.message = None;

@@ -200,6 +200,11 @@ impl ReceiveHalf {
         self.conn.state()
     }
 
+    /// See [`Connection::shrink_buffers`].
+    pub fn shrink_buffers(&mut self) {
+        self.conn.shrink_buffers();
+    }
+
     /// See [`Connection::should_close_transport`].
     pub fn should_close_transport(&self) -> bool {
         self.shared.lock().close_transport
@@ -309,6 +314,11 @@ impl SendHalf {
         self.conn.take_outbound()
     }
 
+    /// See [`Connection::shrink_buffers`].
+    pub fn shrink_buffers(&mut self) {
+        self.conn.shrink_buffers();
+    }
+
     /// See [`Connection::poll_timeout`].
     pub fn poll_timeout(&self) -> Option<Duration> {
         self.conn.poll_timeout()
@@ -322,7 +332,7 @@ impl SendHalf {
             self.conn.timers.activity = true;
         }
         self.conn.handle_timeout(now);
-        let Some(error) = self.conn.pending_error.take() else {
+        let Some(error) = self.conn.pending_error.take().map(|e| *e) else {
             return Ok(());
         };
         let mut state = self.shared.lock();

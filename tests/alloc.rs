@@ -1,0 +1,165 @@
+//! Heap use, measured with a counting global allocator: no allocation per message in the
+//! steady state, and what a connection holds when idle, mid-message and after a large
+//! message. One test function, so no other test allocates concurrently in this binary.
+
+use sockless::frame::{FrameHeader, OpCode, apply_mask};
+use sockless::{Config, Connection, Event, Message, Role};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: every call is forwarded to the system allocator unchanged; only counters are added.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: the caller's layout is passed through as is.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE_BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: `ptr` came from `alloc` above with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        LIVE_BYTES.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
+        // SAFETY: forwarded unchanged.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations() -> usize {
+    ALLOCATIONS.load(Ordering::Relaxed)
+}
+
+fn live() -> isize {
+    LIVE_BYTES.load(Ordering::Relaxed)
+}
+
+fn masked_frame(opcode: OpCode, payload: &[u8]) -> Vec<u8> {
+    let header = FrameHeader {
+        mask: Some([1, 2, 3, 4]),
+        ..FrameHeader::new(opcode, payload.len() as u64)
+    };
+    let (buf, n) = header.encode();
+    let mut out = buf[..n].to_vec();
+    let start = out.len();
+    out.extend_from_slice(payload);
+    apply_mask(&mut out[start..], [1, 2, 3, 4], 0);
+    out
+}
+
+/// Server: one message per read, echoed; the driver drains the output in place.
+fn server_echo_round(server: &mut Connection, read: &[u8]) {
+    server.receive(read);
+    while let Some(event) = server.poll_event().unwrap() {
+        if let Event::Message(message) = event {
+            server.send(&message).unwrap();
+        }
+    }
+    server.advance_outbound(server.pending_outbound());
+}
+
+/// Client: sends a message, gets the server's answer (unmasked) in one read.
+fn client_round(client: &mut Connection, answer: &[u8]) {
+    client.send_text("ping over text").unwrap();
+    client.advance_outbound(client.pending_outbound());
+    client.receive(answer);
+    while let Some(event) = client.poll_event().unwrap() {
+        assert!(matches!(event, Event::Message(Message::Binary(_))));
+    }
+}
+
+#[test]
+fn heap_use_per_message_and_per_connection() {
+    // ---- zero allocations per message in the steady state ----
+    let text = masked_frame(OpCode::Text, "κόσμε, hello".repeat(10).as_bytes());
+    let binary = masked_frame(OpCode::Binary, &[7; 1000]);
+    let mut server = Connection::open(Role::Server, Config::default());
+    for _ in 0..100 {
+        server_echo_round(&mut server, &text);
+        server_echo_round(&mut server, &binary);
+    }
+    let before = allocations();
+    for _ in 0..10_000 {
+        server_echo_round(&mut server, &text);
+        server_echo_round(&mut server, &binary);
+    }
+    let server_allocs = allocations() - before;
+
+    let answer = {
+        let (buf, n) = FrameHeader::new(OpCode::Binary, 100).encode();
+        let mut a = buf[..n].to_vec();
+        a.extend_from_slice(&[9; 100]);
+        a
+    };
+    let mut client = Connection::open(Role::Client, Config::default());
+    for _ in 0..100 {
+        client_round(&mut client, &answer);
+    }
+    let before = allocations();
+    for _ in 0..10_000 {
+        client_round(&mut client, &answer);
+    }
+    let client_allocs = allocations() - before;
+    assert_eq!(
+        (server_allocs, client_allocs),
+        (0, 0),
+        "allocations in 20 000 server and 10 000 client steady-state messages"
+    );
+
+    // ---- memory per connection ----
+    let struct_size = size_of::<Connection>();
+    // The test's own inputs, made before the baseline so they are not counted.
+    let big = masked_frame(OpCode::Binary, &vec![3; 1 << 20]);
+    let huge = masked_frame(OpCode::Binary, &vec![5; 16 << 20]);
+    let base = live();
+    let mut idle = Box::new(Connection::open(Role::Server, Config::default()));
+    server_echo_round(&mut idle, &binary);
+    idle.shrink_buffers();
+    let idle_total = (live() - base) as usize;
+    println!("size_of::<Connection>() = {struct_size} bytes");
+    println!("idle server after shrink_buffers: {idle_total} bytes (struct + heap)");
+    assert!(
+        idle_total <= 512,
+        "an idle open server connection holds {idle_total} bytes"
+    );
+
+    // Mid-message: half of a 1 MiB frame received.
+    idle.receive(&big[..big.len() / 2]);
+    assert_eq!(idle.poll_event().unwrap(), None);
+    let mid = (live() - base) as usize;
+    println!("mid-message (512 KiB of a 1 MiB frame buffered): {mid} bytes");
+    idle.receive(&big[big.len() / 2..]);
+    assert!(matches!(
+        idle.poll_event().unwrap(),
+        Some(Event::Message(_))
+    ));
+
+    // After a 16 MiB message, without any explicit shrinking.
+    for piece in huge.chunks(256 * 1024) {
+        idle.receive(piece);
+        while let Some(event) = idle.poll_event().unwrap() {
+            drop(event);
+        }
+    }
+    let after = (live() - base) as usize;
+    println!("after a 16 MiB message (dropped), buffers released on their own: {after} bytes");
+    assert!(
+        after <= 64 * 1024 + 1024,
+        "{after} bytes kept after a 16 MiB message"
+    );
+    drop(idle);
+}
