@@ -11,6 +11,9 @@ use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, OpCode, apply_mask};
 use crate::utf8::{Utf8Bytes, Utf8Validator};
 use bytes::{Buf, Bytes, BytesMut};
 
+/// Text is unmasked and validated in blocks of this many bytes (a multiple of 4).
+const UNMASK_BLOCK: usize = 16 * 1024;
+
 /// A complete data message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Message {
@@ -231,6 +234,15 @@ impl Decoder {
             };
             let remaining = header.payload_len - consumed;
             let available = (input.len() as u64).min(remaining) as usize;
+            if self.streams_into_assembly(&header) {
+                if let Some(message) = self.stream_fragment(&header, input, consumed, available)? {
+                    return Ok(Some(Decoded::Message(message)));
+                }
+                if matches!(self.frame, FrameState::Payload { .. }) {
+                    return Ok(None);
+                }
+                continue;
+            }
             if available > checked {
                 self.check_payload(&header, &mut input[checked..available], consumed, checked)?;
                 self.frame = FrameState::Payload {
@@ -259,6 +271,52 @@ impl Decoder {
                 return self.chunk(header, consumed, input.split_to(available).freeze());
             }
         }
+    }
+
+    /// A fragment of an uncompressed message in messages mode: its bytes go straight into
+    /// the reassembly buffer as they arrive, unmasked and validated block by block on the
+    /// way, so reassembly costs no extra pass over the data and a large fragmented message
+    /// is not held twice.
+    fn streams_into_assembly(&self, header: &FrameHeader) -> bool {
+        self.mode == ReceiveMode::Messages
+            && !header.opcode.is_control()
+            && (!header.fin || header.opcode == OpCode::Continuation)
+            && self.message.is_some_and(|m| !m.compressed)
+    }
+
+    fn stream_fragment(
+        &mut self,
+        header: &FrameHeader,
+        input: &mut BytesMut,
+        consumed: u64,
+        available: usize,
+    ) -> Result<Option<Message>, ProtocolError> {
+        let mut done = 0;
+        while done < available {
+            let n = UNMASK_BLOCK.min(available - done);
+            let block = &mut input[done..done + n];
+            self.check_payload(header, block, consumed, done)?;
+            self.assembly.extend_from_slice(block);
+            done += n;
+        }
+        input.advance(available);
+        let consumed = consumed + available as u64;
+        if consumed < header.payload_len {
+            self.frame = FrameState::Payload {
+                header: *header,
+                consumed,
+                checked: 0,
+            };
+            return Ok(None);
+        }
+        self.frame = FrameState::Header;
+        if !header.fin {
+            return Ok(None);
+        }
+        let Some(message) = self.message.take() else {
+            return Err(ProtocolError::ContinuationWithoutMessage);
+        };
+        Ok(Some(Self::finish(message, self.assembly.split().freeze())?))
     }
 
     /// Applies every rule a header can be judged by, before any of its payload is read.
@@ -335,18 +393,28 @@ impl Decoder {
         consumed: u64,
         checked: usize,
     ) -> Result<(), ProtocolError> {
-        if let Some(key) = header.mask {
-            // Only the position modulo 4 matters, so truncating `consumed` is harmless.
-            apply_mask(new, key, (consumed as usize).wrapping_add(checked));
-        }
-        if !header.opcode.is_control()
-            && let Some(message) = &mut self.message
-            && message.kind == MessageKind::Text
-            && !message.compressed
-        {
+        let offset = (consumed as usize).wrapping_add(checked);
+        let validate = !header.opcode.is_control()
+            && self
+                .message
+                .is_some_and(|m| m.kind == MessageKind::Text && !m.compressed);
+        let Some(message) = self.message.as_mut().filter(|_| validate) else {
+            if let Some(key) = header.mask {
+                // Only the position modulo 4 matters, so truncating `consumed` is harmless.
+                apply_mask(new, key, offset);
+            }
+            return Ok(());
+        };
+        // Unmask and validate block by block, so each block is validated while it is still
+        // in the L1/L2 cache from unmasking. Blocks are a multiple of 4: the key phase is
+        // the same at every block start.
+        for (i, block) in new.chunks_mut(UNMASK_BLOCK).enumerate() {
+            if let Some(key) = header.mask {
+                apply_mask(block, key, offset.wrapping_add(i * UNMASK_BLOCK));
+            }
             message
                 .utf8
-                .feed(new)
+                .feed(block)
                 .map_err(|_| ProtocolError::InvalidUtf8)?;
         }
         Ok(())
@@ -381,19 +449,10 @@ impl Decoder {
             self.message = None;
             return Ok(Some(Self::finish(message, Bytes::from(inflated))?));
         }
-        if !header.fin {
-            self.assembly.extend_from_slice(&payload);
-            return Ok(None);
-        }
+        // Fragments stream into the assembly buffer instead; what reaches here is a whole
+        // single-frame message, handed out as the payload slice itself: no copy.
         self.message = None;
-        // A single-frame message is the payload slice itself: no copy.
-        let data = if message.fragments == 1 {
-            payload
-        } else {
-            self.assembly.extend_from_slice(&payload);
-            self.assembly.split().freeze()
-        };
-        Ok(Some(Self::finish(message, data)?))
+        Ok(Some(Self::finish(message, payload)?))
     }
 
     /// Inflates one frame's payload of a compressed message onto `out`, bounded by the
