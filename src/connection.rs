@@ -26,6 +26,7 @@ use crate::rng::BoxedRng;
 use crate::utf8::Utf8Bytes;
 use alloc::boxed::Box;
 use alloc::string::String;
+use alloc::sync::Arc;
 use bytes::{Buf, Bytes, BytesMut};
 use core::time::Duration;
 
@@ -44,7 +45,9 @@ const RETAINED_CAPACITY: usize = 64 * 1024;
 pub enum Event {
     /// Server: a valid upgrade request arrived. Answer it with
     /// [`Connection::accept`] or [`Connection::reject`].
-    HandshakeRequest(Request),
+    ///
+    /// Shared with the connection, which needs the request to build the response.
+    HandshakeRequest(Arc<Request>),
     /// Client: the server accepted the upgrade; the connection is open.
     Connected(Negotiated),
     /// A complete message ([`ReceiveMode::Messages`](crate::ReceiveMode::Messages)).
@@ -80,7 +83,7 @@ enum Phase {
     /// Server: reading the upgrade request head (the parser resumes where it stopped).
     AwaitRequest(Box<RequestParser>),
     /// Server: the request went to the application, which must accept or reject it.
-    AwaitDecision(Box<Request>),
+    AwaitDecision(Arc<Request>),
     /// Client: the request is queued; reading the response head.
     AwaitResponse(Box<ClientHandshake>),
     /// Client: a non-101 response; reading its body (this many bytes) before reporting it.
@@ -512,7 +515,8 @@ impl Connection {
         match parser.parse(&self.input) {
             Ok(Some((request, n))) => {
                 self.input.advance(n);
-                self.phase = Phase::AwaitDecision(Box::new(request.clone()));
+                let request = Arc::new(request);
+                self.phase = Phase::AwaitDecision(request.clone());
                 Ok(Some(Event::HandshakeRequest(request)))
             }
             Ok(None) if self.eof => Ok(Some(self.dropped())),
