@@ -79,7 +79,7 @@ pub struct Config {
     /// Bounds on the HTTP head of the opening handshake.
     pub handshake_limits: crate::handshake::Limits,
     /// permessage-deflate: offered by a client, accepted by a server (default off: it
-    /// costs up to 300 KiB per connection, see [`deflate`](crate::deflate)).
+    /// costs up to 420 KiB per connection, see [`deflate`](crate::deflate)).
     #[cfg(feature = "deflate")]
     pub deflate: Option<crate::deflate::DeflateConfig>,
 }

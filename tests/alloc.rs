@@ -162,4 +162,49 @@ fn heap_use_per_message_and_per_connection() {
         "{after} bytes kept after a 16 MiB message"
     );
     drop(idle);
+
+    // permessage-deflate state, per window size (both directions, one connection).
+    #[cfg(feature = "deflate")]
+    for bits in [9u8, 12, 15] {
+        let params = sockless::deflate::DeflateParams {
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            server_max_window_bits: bits,
+            client_max_window_bits: bits,
+        };
+        let mut client = Connection::open(Role::Client, Config::default());
+        client.enable_deflate(&params);
+        client.send_binary(&[1; 4096]).unwrap();
+        let compressed = client.take_outbound();
+        drop(client);
+        for compress in [true, false] {
+            let mut config = Config::default();
+            let mut deflate = sockless::deflate::DeflateConfig::default();
+            deflate.compress = compress;
+            config.deflate = Some(deflate);
+            let before = live();
+            let mut conn = Connection::open(Role::Server, config);
+            conn.enable_deflate(&params);
+            // Inflate and compress once, so that lazily allocated state exists.
+            conn.receive(&compressed);
+            assert!(matches!(
+                conn.poll_event().unwrap(),
+                Some(Event::Message(_))
+            ));
+            conn.send_binary(&[1; 4096]).unwrap();
+            conn.advance_outbound(conn.pending_outbound());
+            conn.shrink_buffers();
+            let heap = (live() - before) as usize;
+            let what = if compress {
+                "inflate + deflate"
+            } else {
+                "inflate only"
+            };
+            println!(
+                "deflate at {bits} window bits, {what}: {} KiB of heap",
+                heap / 1024
+            );
+            drop(conn);
+        }
+    }
 }
