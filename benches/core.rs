@@ -156,6 +156,27 @@ fn decode_small(c: &mut Criterion) {
             })
         });
 
+        // The same, with payloads borrowed instead of handed out as `Bytes`: checksummed so
+        // that every payload byte is read.
+        let mut conn = server();
+        g.bench_function(BenchmarkId::new("connection_borrowed", &label), |b| {
+            b.iter(|| {
+                conn.receive(black_box(&input));
+                let (mut messages, mut bytes, mut sum) = (0, 0, 0u64);
+                while let Some(event) = conn.poll_borrowed().expect("valid frames") {
+                    let sockless::BorrowedEvent::Message(message) = event else {
+                        panic!("unexpected {event:?}")
+                    };
+                    let data = message.as_bytes();
+                    messages += 1;
+                    bytes += data.len();
+                    sum += u64::from(data[0]) + u64::from(data[data.len() - 1]);
+                }
+                assert_eq!((messages, bytes), expected);
+                black_box(sum)
+            })
+        });
+
         // The same bytes in 64 KiB reads, as a driver with a 64 KiB read buffer would
         // hand them over: each read is decoded while it is still in cache.
         let mut conn = server();

@@ -21,7 +21,9 @@ use crate::handshake::{
     self, Accept, ClientOptions, Negotiated, Reject, Request, RequestParser, Response,
     ResponseParser, Uri,
 };
-use crate::message::{Decoded, Decoder, FrameChunk, Message, MessageKind};
+use crate::message::{
+    Decoded, DecodedRef, Decoder, FrameChunk, Message, MessageKind, MessageRef, Raw, Span,
+};
 use crate::rng::BoxedRng;
 use crate::utf8::Utf8Bytes;
 use alloc::boxed::Box;
@@ -62,6 +64,27 @@ pub enum Event {
     /// ended without a close frame ([`CloseCode::ABNORMAL`], 1006, never sent). Nothing
     /// follows it.
     Close(CloseFrame),
+}
+
+/// An event whose payload is borrowed from the connection, from
+/// [`Connection::poll_borrowed`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BorrowedEvent<'a> {
+    /// A complete message.
+    Message(MessageRef<'a>),
+    /// A ping; with [`Config::auto_pong`] the pong is already queued.
+    Ping(&'a [u8]),
+    /// A pong.
+    Pong(&'a [u8]),
+    /// Any other event, owned.
+    Other(Event),
+}
+
+/// What one step of the connection produced.
+enum Step {
+    Event(Event),
+    /// Data whose bytes are still in the decoder's buffers.
+    Data(Raw),
 }
 
 /// The connection's state, as the driver sees it.
@@ -380,13 +403,91 @@ impl Connection {
     /// and what the peer is owed (a close frame with the right code, or an HTTP error
     /// response) is queued in [`outbound`](Self::outbound). After an error, `Ok(None)`.
     pub fn poll_event(&mut self) -> Result<Option<Event>, Error> {
+        if let Some((kind, span)) = self.small_message()? {
+            return Ok(Some(Event::Message(Decoder::take_small(
+                kind,
+                span,
+                &mut self.input,
+            ))));
+        }
+        Ok(match self.step()? {
+            None => None,
+            Some(Step::Event(event)) => Some(event),
+            Some(Step::Data(raw)) => Some(match self.decoder.take_owned(raw, &mut self.input) {
+                Decoded::Message(message) => Event::Message(message),
+                Decoded::Chunk(chunk) => Event::Frame(chunk),
+                Decoded::Control(OpCode::Ping, payload) => Event::Ping(payload),
+                Decoded::Control(_, payload) => Event::Pong(payload),
+            }),
+        })
+    }
+
+    /// [`poll_event`](Self::poll_event) with messages, pings and pongs borrowed from the
+    /// connection's buffers instead of handed out as [`Bytes`]: valid until the next call,
+    /// and free of the reference counting that dominates the cost of small frames. Other
+    /// events come as [`BorrowedEvent::Other`].
+    ///
+    /// ```
+    /// use sockless::{BorrowedEvent, Config, Connection, MessageRef, Role};
+    /// let mut client = Connection::open(Role::Client, Config::default());
+    /// client.send_text("hello")?;
+    /// let mut server = Connection::open(Role::Server, Config::default());
+    /// server.receive(&client.take_outbound());
+    /// match server.poll_borrowed()? {
+    ///     Some(BorrowedEvent::Message(MessageRef::Text(text))) => assert_eq!(text, "hello"),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn poll_borrowed(&mut self) -> Result<Option<BorrowedEvent<'_>>, Error> {
+        if let Some((kind, span)) = self.small_message()? {
+            let message = self.decoder.lend_small(kind, span, &self.input);
+            return Ok(Some(BorrowedEvent::Message(message)));
+        }
+        Ok(match self.step()? {
+            None => None,
+            Some(Step::Event(event)) => Some(BorrowedEvent::Other(event)),
+            Some(Step::Data(raw)) => Some(match self.decoder.lend(raw, &self.input) {
+                DecodedRef::Message(message) => BorrowedEvent::Message(message),
+                DecodedRef::Control(OpCode::Ping, payload) => BorrowedEvent::Ping(payload),
+                DecodedRef::Control(_, payload) => BorrowedEvent::Pong(payload),
+                DecodedRef::Owned(Decoded::Message(message)) => {
+                    BorrowedEvent::Other(Event::Message(message))
+                }
+                DecodedRef::Owned(Decoded::Chunk(chunk)) => {
+                    BorrowedEvent::Other(Event::Frame(chunk))
+                }
+                DecodedRef::Owned(Decoded::Control(OpCode::Ping, payload)) => {
+                    BorrowedEvent::Other(Event::Ping(payload))
+                }
+                DecodedRef::Owned(Decoded::Control(_, payload)) => {
+                    BorrowedEvent::Other(Event::Pong(payload))
+                }
+            }),
+        })
+    }
+
+    /// The fast path: a whole small message while open, with nothing else to report.
+    #[inline]
+    fn small_message(&mut self) -> Result<Option<(MessageKind, Span)>, Error> {
+        if !matches!(self.phase, Phase::Open) || self.pending_error.is_some() {
+            return Ok(None);
+        }
+        self.decoder
+            .small_message(&mut self.input)
+            .map_err(|e| self.fail(e))
+    }
+
+    /// The connection logic shared by both ways of handing out events: the handshake,
+    /// replies, the close handshake, dropping data after our close.
+    fn step(&mut self) -> Result<Option<Step>, Error> {
         if let Some(error) = self.pending_error.take() {
             return Err(*error);
         }
         loop {
             match &mut self.phase {
-                Phase::AwaitRequest(_) => return self.read_request(),
-                Phase::AwaitResponse(_) => return self.read_response(),
+                Phase::AwaitRequest(_) => return Ok(self.read_request()?.map(Step::Event)),
+                Phase::AwaitResponse(_) => return Ok(self.read_response()?.map(Step::Event)),
                 Phase::RejectionBody(_, len) => {
                     let len = *len;
                     if self.input.len() < len && !self.eof {
@@ -408,30 +509,60 @@ impl Connection {
                 Phase::Closed(_) => return Ok(None),
                 Phase::Open | Phase::CloseSent => {}
             }
-            let decoded = match self.decoder.decode(&mut self.input) {
-                Ok(Some(decoded)) => decoded,
-                Ok(None) => return self.out_of_input(),
+            let raw = match self.decoder.decode_raw(&mut self.input) {
+                Ok(Some(raw)) => raw,
+                Ok(None) => return Ok(self.out_of_input()?.map(Step::Event)),
                 Err(e) => return Err(self.fail(e)),
             };
-            let closing = matches!(self.phase, Phase::CloseSent);
-            if let Decoded::Message(message) = &decoded {
-                self.input_oversized |= message.as_bytes().len() > RETAINED_CAPACITY;
+            if let Some(step) = self.handle(raw)? {
+                return Ok(Some(step));
             }
-            match decoded {
-                // After our close frame, only the peer's close matters (RFC 6455 §1.4).
-                Decoded::Message(_) | Decoded::Chunk(_) if closing => continue,
-                Decoded::Control(OpCode::Ping | OpCode::Pong, _) if closing => continue,
-                Decoded::Message(message) => return Ok(Some(Event::Message(message))),
-                Decoded::Chunk(chunk) => return Ok(Some(Event::Frame(chunk))),
-                Decoded::Control(OpCode::Ping, payload) => {
-                    if self.config.auto_pong {
-                        self.reply(Reply::Pong(payload.clone()));
-                    }
-                    return Ok(Some(Event::Ping(payload)));
+        }
+    }
+
+    /// What a decoded item means for the connection; `None` when it is dropped.
+    #[inline]
+    fn handle(&mut self, raw: Raw) -> Result<Option<Step>, Error> {
+        let closing = matches!(self.phase, Phase::CloseSent);
+        match raw {
+            Raw::Whole(_, span) if !closing => {
+                self.input_oversized |= span.len > RETAINED_CAPACITY;
+                Ok(Some(Step::Data(raw)))
+            }
+            Raw::Control(OpCode::Close, _) => {
+                let Decoded::Control(_, payload) = self.decoder.take_owned(raw, &mut self.input)
+                else {
+                    unreachable!("a control frame stays a control frame")
+                };
+                self.peer_closed(payload).map(|e| Some(Step::Event(e)))
+            }
+            // After our close frame, only the peer's close matters (RFC 6455 §1.4).
+            _ if closing => {
+                self.decoder.take_owned(raw, &mut self.input);
+                Ok(None)
+            }
+            Raw::Control(OpCode::Ping, span) => {
+                if self.config.auto_pong {
+                    self.answer_ping(span);
                 }
-                Decoded::Control(OpCode::Pong, payload) => return Ok(Some(Event::Pong(payload))),
-                Decoded::Control(_, payload) => return self.peer_closed(payload).map(Some),
+                Ok(Some(Step::Data(raw)))
             }
+            Raw::Owned(Decoded::Message(ref message)) => {
+                self.input_oversized |= message.as_bytes().len() > RETAINED_CAPACITY;
+                Ok(Some(Step::Data(raw)))
+            }
+            _ => Ok(Some(Step::Data(raw))),
+        }
+    }
+
+    /// Queues the pong for a ping whose payload is at `span` in the input.
+    fn answer_ping(&mut self, span: Span) {
+        let len = span.len;
+        let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
+        payload[..len].copy_from_slice(span.of(&self.input));
+        match &mut self.replies {
+            Some(replies) => replies.push(Reply::Pong(Bytes::copy_from_slice(&payload[..len]))),
+            None => self.write_frame(OpCode::Pong, true, &payload[..len]),
         }
     }
 
@@ -1367,6 +1498,50 @@ mod tests {
         s.handle_timeout(Duration::from_secs(11));
         assert_eq!(s.poll_event(), Err(Error::CloseTimeout));
         assert!(s.should_close_transport());
+    }
+
+    /// The same stream through `poll_borrowed` and `poll_event` gives the same events, the
+    /// same replies and the same end state.
+    #[test]
+    fn borrowed_events_match_owned_events() {
+        let mut input = client_frame(OpCode::Text, true, "κόσμε".as_bytes());
+        input.extend(client_frame(OpCode::Binary, false, b"frag"));
+        input.extend(client_frame(OpCode::Ping, true, b"ping"));
+        input.extend(client_frame(OpCode::Continuation, true, b"mented"));
+        input.extend(client_frame(OpCode::Pong, true, b""));
+        input.extend(client_frame(OpCode::Binary, true, &[1; 300]));
+        input.extend(client_frame(OpCode::Close, true, &close_payload(1000, "")));
+        let mut owned = server();
+        owned.receive(&input);
+        let (expected, err) = events(&mut owned);
+        assert!(err.is_none());
+        for chunk in [1, 7, input.len()] {
+            let mut borrowed = server();
+            let mut got = Vec::new();
+            for piece in input.chunks(chunk) {
+                borrowed.receive(piece);
+                while let Some(event) = borrowed.poll_borrowed().unwrap() {
+                    got.push(match event {
+                        BorrowedEvent::Message(MessageRef::Text(t)) => {
+                            Event::Message(Message::Text(t.into()))
+                        }
+                        BorrowedEvent::Message(MessageRef::Binary(b)) => {
+                            Event::Message(Message::Binary(Bytes::copy_from_slice(b)))
+                        }
+                        BorrowedEvent::Ping(p) => Event::Ping(Bytes::copy_from_slice(p)),
+                        BorrowedEvent::Pong(p) => Event::Pong(Bytes::copy_from_slice(p)),
+                        BorrowedEvent::Other(event) => event,
+                    });
+                }
+            }
+            assert_eq!(got, expected, "chunks of {chunk}");
+            assert_eq!(
+                borrowed.take_outbound(),
+                owned.outbound(),
+                "chunks of {chunk}"
+            );
+            assert_eq!(borrowed.state(), State::Closed);
+        }
     }
 
     #[test]

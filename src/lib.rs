@@ -49,11 +49,11 @@ mod rng;
 
 pub use close::{CloseCode, CloseFrame};
 pub use config::{Config, Keepalive, ReceiveMode, Role};
-pub use connection::{Connection, Event, State};
+pub use connection::{BorrowedEvent, Connection, Event, State};
 #[cfg(feature = "std")]
 pub use connection::{ReceiveHalf, SendHalf};
 pub use error::{Error, ProtocolError, Rejection, SendError};
-pub use message::{FrameChunk, Message, MessageKind};
+pub use message::{FrameChunk, Message, MessageKind, MessageRef};
 #[cfg(feature = "std")]
 pub use rng::SystemRng;
 pub use utf8::Utf8Bytes;

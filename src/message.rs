@@ -86,6 +86,107 @@ impl FrameChunk {
     }
 }
 
+/// A complete message whose bytes are borrowed from the connection's buffers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MessageRef<'a> {
+    /// A text message, validated UTF-8.
+    Text(&'a str),
+    /// A binary message.
+    Binary(&'a [u8]),
+}
+
+impl<'a> MessageRef<'a> {
+    /// The payload bytes, whatever the kind.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        match self {
+            MessageRef::Text(t) => t.as_bytes(),
+            MessageRef::Binary(b) => b,
+        }
+    }
+
+    /// The kind of message.
+    pub fn kind(&self) -> MessageKind {
+        match self {
+            MessageRef::Text(_) => MessageKind::Text,
+            MessageRef::Binary(_) => MessageKind::Binary,
+        }
+    }
+}
+
+/// What [`Decoder::decode_borrowed`] produced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DecodedRef<'a> {
+    /// A reassembled message.
+    Message(MessageRef<'a>),
+    /// A complete control frame.
+    Control(OpCode, &'a [u8]),
+    /// What is owned anyway: inflated messages, frame chunks.
+    Owned(Decoded),
+}
+
+/// Where a decoded item's bytes are, before they are handed out owned or borrowed.
+#[derive(Debug)]
+pub(crate) enum Raw {
+    /// A control frame; its payload is `input[start..start + len]`.
+    Control(OpCode, Span),
+    /// A single-frame message, checked; its payload is `input[start..start + len]`.
+    Whole(MessageKind, Span),
+    /// A reassembled message, checked, in the reassembly buffer.
+    Assembled(MessageKind),
+    /// Owned already (inflated messages, frame chunks).
+    Owned(Decoded),
+}
+
+/// Where a payload sits at the front of the input: after `start` bytes (a header not yet
+/// consumed), `len` bytes long.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Span {
+    pub(crate) start: usize,
+    pub(crate) len: usize,
+}
+
+impl Span {
+    fn at_front(len: usize) -> Span {
+        Span { start: 0, len }
+    }
+
+    /// Consumes the span (and what precedes it) from `input`, returning the payload.
+    fn take(self, input: &mut BytesMut) -> Bytes {
+        input.advance(self.start);
+        input.split_to(self.len).freeze()
+    }
+
+    /// The payload, in place.
+    pub(crate) fn of(self, input: &[u8]) -> &[u8] {
+        &input[self.start..self.start + self.len]
+    }
+}
+
+/// How a whole data frame left its message.
+enum Complete {
+    /// More frames follow.
+    Pending,
+    /// A single-frame message, its payload still in the input.
+    InPlace(MessageKind),
+    /// An inflated message.
+    #[cfg_attr(not(feature = "deflate"), allow(dead_code))]
+    Inflated(Message),
+}
+
+fn message_of(kind: MessageKind, data: Bytes) -> Message {
+    match kind {
+        MessageKind::Binary => Message::Binary(data),
+        MessageKind::Text => Message::Text(Utf8Bytes::from_validated(data)),
+    }
+}
+
+fn message_ref(kind: MessageKind, data: &[u8]) -> MessageRef<'_> {
+    match kind {
+        MessageKind::Binary => MessageRef::Binary(data),
+        MessageKind::Text => MessageRef::Text(crate::utf8::validated_str(data)),
+    }
+}
+
 /// What the [`Decoder`] produced.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decoded {
@@ -162,6 +263,10 @@ pub struct Decoder {
     message: Option<InProgress>,
     /// Fragments of the message in progress ([`ReceiveMode::Messages`] only).
     assembly: BytesMut,
+    /// Input bytes of the last borrowed item, consumed at the next call.
+    lent_input: usize,
+    /// The reassembly buffer was lent out; cleared at the next call.
+    lent_assembly: bool,
     /// permessage-deflate's inflater, boxed: most connections never negotiate it.
     #[cfg(feature = "deflate")]
     inflater: Option<alloc::boxed::Box<crate::deflate::Inflater>>,
@@ -180,6 +285,8 @@ impl Decoder {
             frame: FrameState::Header,
             message: None,
             assembly: BytesMut::new(),
+            lent_input: 0,
+            lent_assembly: false,
             #[cfg(feature = "deflate")]
             inflater: None,
         }
@@ -213,6 +320,77 @@ impl Decoder {
     /// already unmasked and, for text, validated, so invalid UTF-8 fails here before its
     /// frame is complete. An error is final: the decoder must not be used again.
     pub fn decode(&mut self, input: &mut BytesMut) -> Result<Option<Decoded>, ProtocolError> {
+        Ok(self
+            .decode_raw(input)?
+            .map(|raw| self.take_owned(raw, input)))
+    }
+
+    /// [`decode`](Self::decode) without taking ownership: payloads are borrowed from
+    /// `input` (or the reassembly buffer) and consumed at the next call. This skips the
+    /// reference counting of [`Bytes`], which dominates the cost of small frames.
+    pub fn decode_borrowed<'a>(
+        &'a mut self,
+        input: &'a mut BytesMut,
+    ) -> Result<Option<DecodedRef<'a>>, ProtocolError> {
+        Ok(self.decode_raw(input)?.map(|raw| self.lend(raw, input)))
+    }
+
+    /// Consumes what the last borrowed item left in place.
+    fn release(&mut self, input: &mut BytesMut) {
+        if self.lent_input > 0 {
+            input.advance(self.lent_input);
+            self.lent_input = 0;
+        }
+        if self.lent_assembly {
+            self.assembly.clear();
+            self.lent_assembly = false;
+        }
+    }
+
+    /// Turns a decoded item into owned values, consuming its bytes.
+    pub(crate) fn take_owned(&mut self, raw: Raw, input: &mut BytesMut) -> Decoded {
+        match raw {
+            Raw::Control(opcode, span) => Decoded::Control(opcode, span.take(input)),
+            Raw::Whole(kind, span) => Decoded::Message(message_of(kind, span.take(input))),
+            Raw::Assembled(kind) => {
+                Decoded::Message(message_of(kind, self.assembly.split().freeze()))
+            }
+            Raw::Owned(decoded) => decoded,
+        }
+    }
+
+    /// Lends a decoded item's bytes in place, to be consumed at the next call.
+    pub(crate) fn lend<'a>(&'a mut self, raw: Raw, input: &'a BytesMut) -> DecodedRef<'a> {
+        match raw {
+            Raw::Control(opcode, span) => {
+                self.lent_input = span.start + span.len;
+                DecodedRef::Control(opcode, span.of(input))
+            }
+            Raw::Whole(kind, span) => {
+                self.lent_input = span.start + span.len;
+                DecodedRef::Message(message_ref(kind, span.of(input)))
+            }
+            Raw::Assembled(kind) => {
+                self.lent_assembly = true;
+                DecodedRef::Message(message_ref(kind, &self.assembly))
+            }
+            Raw::Owned(decoded) => DecodedRef::Owned(decoded),
+        }
+    }
+
+    /// Decodes the next item, leaving single-frame payloads and reassembled messages where
+    /// they are for [`take_owned`](Self::take_owned) or [`lend`](Self::lend).
+    pub(crate) fn decode_raw(
+        &mut self,
+        input: &mut BytesMut,
+    ) -> Result<Option<Raw>, ProtocolError> {
+        self.release(input);
+        if matches!(self.frame, FrameState::Header)
+            && self.message.is_none()
+            && let Some(raw) = self.whole_small_frame(input, false)?
+        {
+            return Ok(Some(raw));
+        }
         loop {
             let FrameState::Payload {
                 header,
@@ -235,8 +413,8 @@ impl Decoder {
             let remaining = header.payload_len - consumed;
             let available = (input.len() as u64).min(remaining) as usize;
             if self.streams_into_assembly(&header) {
-                if let Some(message) = self.stream_fragment(&header, input, consumed, available)? {
-                    return Ok(Some(Decoded::Message(message)));
+                if let Some(kind) = self.stream_fragment(&header, input, consumed, available)? {
+                    return Ok(Some(Raw::Assembled(kind)));
                 }
                 if matches!(self.frame, FrameState::Payload { .. }) {
                     return Ok(None);
@@ -257,20 +435,127 @@ impl Decoder {
                     return Ok(None);
                 }
                 self.frame = FrameState::Header;
-                let payload = input.split_to(available).freeze();
                 if control {
-                    return Ok(Some(Decoded::Control(header.opcode, payload)));
+                    return Ok(Some(Raw::Control(header.opcode, Span::at_front(available))));
                 }
-                if let Some(message) = self.complete_frame(&header, payload)? {
-                    return Ok(Some(Decoded::Message(message)));
+                match self.complete_frame(&header, &input[..available])? {
+                    Complete::InPlace(kind) => {
+                        return Ok(Some(Raw::Whole(kind, Span::at_front(available))));
+                    }
+                    Complete::Inflated(message) => {
+                        input.advance(available);
+                        return Ok(Some(Raw::Owned(Decoded::Message(message))));
+                    }
+                    Complete::Pending => input.advance(available),
                 }
             } else {
                 if available == 0 && remaining > 0 {
                     return Ok(None);
                 }
-                return self.chunk(header, consumed, input.split_to(available).freeze());
+                let data = input.split_to(available).freeze();
+                return Ok(self.chunk(header, consumed, data)?.map(Raw::Owned));
             }
         }
+    }
+
+    /// The fast path of [`Connection`](crate::Connection): the next item if it is a whole
+    /// small single-frame message (see `whole_small_frame`), consumed at the next call when
+    /// borrowed; `None` leaves everything to [`decode_raw`](Self::decode_raw).
+    #[inline]
+    pub(crate) fn small_message(
+        &mut self,
+        input: &mut BytesMut,
+    ) -> Result<Option<(MessageKind, Span)>, ProtocolError> {
+        self.release(input);
+        if !matches!(self.frame, FrameState::Header) || self.message.is_some() {
+            return Ok(None);
+        }
+        Ok(match self.whole_small_frame(input, true)? {
+            Some(Raw::Whole(kind, span)) => Some((kind, span)),
+            _ => None,
+        })
+    }
+
+    /// Lends a message found by [`small_message`](Self::small_message).
+    #[inline]
+    pub(crate) fn lend_small<'a>(
+        &mut self,
+        kind: MessageKind,
+        span: Span,
+        input: &'a [u8],
+    ) -> MessageRef<'a> {
+        self.lent_input = span.start + span.len;
+        message_ref(kind, span.of(input))
+    }
+
+    /// Hands out a message found by [`small_message`](Self::small_message).
+    #[inline]
+    pub(crate) fn take_small(kind: MessageKind, span: Span, input: &mut BytesMut) -> Message {
+        message_of(kind, span.take(input))
+    }
+
+    /// The common case in one pass: a complete, unfragmented frame of at most 125 bytes
+    /// with no RSV bits, masked the right way, at the front of the input, between
+    /// messages. Anything else (including anything invalid) returns `None` and takes the
+    /// general path, which applies every rule.
+    ///
+    /// With `data_only`, control frames are left alone too (untouched, for the general path).
+    #[inline]
+    fn whole_small_frame(
+        &mut self,
+        input: &mut BytesMut,
+        data_only: bool,
+    ) -> Result<Option<Raw>, ProtocolError> {
+        let [b0, b1, ..] = input[..] else {
+            return Ok(None);
+        };
+        let len = usize::from(b1 & 0x7F);
+        let masked = b1 & 0x80 != 0;
+        // FIN set, RSV clear, 7-bit length, the expected masking.
+        if b0 & 0xF0 != 0x80 || len > 125 || masked != self.expect_masked {
+            return Ok(None);
+        }
+        let header_len = if masked { 6 } else { 2 };
+        let Some(frame) = input.get_mut(..header_len + len) else {
+            return Ok(None);
+        };
+        let opcode = match b0 & 0x0F {
+            0x1 => OpCode::Text,
+            0x2 => OpCode::Binary,
+            0x9 => OpCode::Ping,
+            0xA => OpCode::Pong,
+            _ => return Ok(None),
+        };
+        let is_data = !opcode.is_control();
+        // Frames mode hands data out as chunks, which the general path builds.
+        if (data_only && !is_data) || (is_data && self.mode != ReceiveMode::Messages) {
+            return Ok(None);
+        }
+        if is_data
+            && (len > self.max_frame_size || len > self.max_message_size || self.max_fragments == 0)
+        {
+            return Ok(None);
+        }
+        let (head, payload) = frame.split_at_mut(header_len);
+        if masked {
+            apply_mask(payload, [head[2], head[3], head[4], head[5]], 0);
+        }
+        if opcode == OpCode::Text {
+            let mut utf8 = Utf8Validator::new();
+            utf8.feed(payload)
+                .and_then(|()| utf8.finish())
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        // The header stays until the payload is consumed: one advance per frame.
+        let span = Span {
+            start: header_len,
+            len,
+        };
+        Ok(Some(match opcode {
+            OpCode::Text => Raw::Whole(MessageKind::Text, span),
+            OpCode::Binary => Raw::Whole(MessageKind::Binary, span),
+            control => Raw::Control(control, span),
+        }))
     }
 
     /// A fragment of an uncompressed message in messages mode: its bytes go straight into
@@ -290,7 +575,7 @@ impl Decoder {
         input: &mut BytesMut,
         consumed: u64,
         available: usize,
-    ) -> Result<Option<Message>, ProtocolError> {
+    ) -> Result<Option<MessageKind>, ProtocolError> {
         let mut done = 0;
         while done < available {
             let n = UNMASK_BLOCK.min(available - done);
@@ -316,7 +601,8 @@ impl Decoder {
         let Some(message) = self.message.take() else {
             return Err(ProtocolError::ContinuationWithoutMessage);
         };
-        Ok(Some(Self::finish(message, self.assembly.split().freeze())?))
+        Self::check_end(&message)?;
+        Ok(Some(message.kind))
     }
 
     /// Applies every rule a header can be judged by, before any of its payload is read.
@@ -420,12 +706,12 @@ impl Decoder {
         Ok(())
     }
 
-    /// A whole data frame has arrived (messages mode): hand out the message if it ends.
+    /// A whole data frame has arrived (messages mode): say whether it ends a message.
     fn complete_frame(
         &mut self,
         header: &FrameHeader,
-        payload: Bytes,
-    ) -> Result<Option<Message>, ProtocolError> {
+        payload: &[u8],
+    ) -> Result<Complete, ProtocolError> {
         let Some(message) = self.message else {
             // accept_header guarantees a message for every data frame.
             return Err(ProtocolError::ContinuationWithoutMessage);
@@ -437,22 +723,29 @@ impl Decoder {
                 .as_mut()
                 .map(|i| core::mem::take(&mut i.message))
                 .unwrap_or_default();
-            self.inflate(&payload, header.fin, &mut inflated)?;
+            self.inflate(payload, header.fin, &mut inflated)?;
             // The UTF-8 state advanced while inflating.
             let message = self.message.unwrap_or(message);
             if !header.fin {
                 if let Some(inflater) = &mut self.inflater {
                     inflater.message = inflated;
                 }
-                return Ok(None);
+                return Ok(Complete::Pending);
             }
             self.message = None;
-            return Ok(Some(Self::finish(message, Bytes::from(inflated))?));
+            Self::check_end(&message)?;
+            return Ok(Complete::Inflated(message_of(
+                message.kind,
+                Bytes::from(inflated),
+            )));
         }
+        #[cfg(not(feature = "deflate"))]
+        let _ = (header, payload);
         // Fragments stream into the assembly buffer instead; what reaches here is a whole
         // single-frame message, handed out as the payload slice itself: no copy.
         self.message = None;
-        Ok(Some(Self::finish(message, payload)?))
+        Self::check_end(&message)?;
+        Ok(Complete::InPlace(message.kind))
     }
 
     /// Inflates one frame's payload of a compressed message onto `out`, bounded by the
@@ -489,17 +782,15 @@ impl Decoder {
         Ok(())
     }
 
-    fn finish(message: InProgress, data: Bytes) -> Result<Message, ProtocolError> {
-        Ok(match message.kind {
-            MessageKind::Binary => Message::Binary(data),
-            MessageKind::Text => {
-                message
-                    .utf8
-                    .finish()
-                    .map_err(|_| ProtocolError::InvalidUtf8)?;
-                Message::Text(Utf8Bytes::from_validated(data))
-            }
-        })
+    /// A text message must not end inside a code point.
+    fn check_end(message: &InProgress) -> Result<(), ProtocolError> {
+        if message.kind == MessageKind::Text {
+            message
+                .utf8
+                .finish()
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        Ok(())
     }
 
     /// Hands out the checked bytes of a data frame (frames mode).

@@ -133,6 +133,19 @@ impl Utf8Validator {
     }
 }
 
+/// Views bytes a [`Utf8Validator`] accepted as a `str`, without checking them again.
+pub(crate) fn validated_str(bytes: &[u8]) -> &str {
+    debug_assert!(core::str::from_utf8(bytes).is_ok());
+    // SAFETY: callers pass only text bytes the decoder's `Utf8Validator` accepted whole
+    // (every byte fed and `finish` passed) and that were not changed since; the differential
+    // tests against `core::str::from_utf8` check the validator. Checking again would make
+    // every borrowed text message cost a second pass (`benches/core.rs`, `text/as_str`).
+    #[allow(unsafe_code)]
+    unsafe {
+        core::str::from_utf8_unchecked(bytes)
+    }
+}
+
 /// An immutable, cheaply cloneable UTF-8 string backed by [`Bytes`], so a received text
 /// message is handed out without copying its payload.
 ///
