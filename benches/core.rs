@@ -490,12 +490,43 @@ fn encode(c: &mut Criterion) {
     g.finish();
 }
 
+/// The opening handshake as a server sees it: a browser's upgrade request in, the 101 out;
+/// beside it, computing the `Sec-WebSocket-Accept` key alone (SHA-1 and base64), the part
+/// no implementation can skip.
+fn handshake(c: &mut Criterion) {
+    const REQUEST: &[u8] = b"GET /chat HTTP/1.1\r\nHost: server.example.com\r\n\
+Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+Origin: http://example.com\r\nSec-WebSocket-Protocol: chat, superchat\r\n\
+Sec-WebSocket-Version: 13\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0\r\n\r\n";
+    let mut g = c.benchmark_group("handshake");
+    g.warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(20);
+    g.bench_function("server_request_to_101", |b| {
+        b.iter(|| {
+            let mut conn = Connection::server(Config::default());
+            conn.receive(black_box(REQUEST));
+            let Ok(Some(Event::HandshakeRequest(_))) = conn.poll_event() else {
+                panic!("no request")
+            };
+            conn.accept(&sockless::handshake::Accept::new()).unwrap();
+            let out = conn.take_outbound();
+            assert!(out.starts_with(b"HTTP/1.1 101"));
+            out
+        })
+    });
+    g.bench_function("accept_key_alone", |b| {
+        b.iter(|| sockless::handshake::accept_key(black_box(b"dGhlIHNhbXBsZSBub25jZQ==")))
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
         .sample_size(20);
-    targets = unmask, decode_small, decode_large, text, encode
+    targets = unmask, decode_small, decode_large, text, encode, handshake
 }
 criterion_main!(benches);
