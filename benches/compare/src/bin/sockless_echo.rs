@@ -1,0 +1,67 @@
+//! The plainest echo server on sockless, for `e2e.sh`: one task per connection that reads,
+//! hands the bytes to the `Connection`, answers each message, and writes what is owed. It is
+//! shaped like the tokio-tungstenite and fastwebsockets servers next to it, to tell the cost
+//! of the library from that of `examples/tokio_echo.rs`'s architecture (a reader task and a
+//! writer task per connection, a channel between them, keepalive timers).
+//!
+//! ```text
+//! sockless_echo 127.0.0.1:9004
+//! ```
+
+use sockless::handshake::Accept;
+use sockless::{Config, Connection, Event};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> std::io::Result<()> {
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:9004".into());
+    let listener = TcpListener::bind(&addr).await?;
+    eprintln!(
+        "sockless_echo: listening on ws://{}",
+        listener.local_addr()?
+    );
+    loop {
+        let (stream, peer) = listener.accept().await?;
+        tokio::spawn(async move {
+            if let Err(e) = serve(stream).await {
+                eprintln!("sockless_echo: {peer}: {e}");
+            }
+        });
+    }
+}
+
+async fn serve(mut stream: TcpStream) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    stream.set_nodelay(true)?;
+    let mut ws = Connection::server(Config::default());
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let failed = loop {
+            match ws.poll_event() {
+                Ok(Some(Event::HandshakeRequest(_))) => ws.accept(&Accept::new())?,
+                Ok(Some(Event::Message(message))) => ws.send(&message)?,
+                Ok(Some(_)) => {}
+                Ok(None) => break None,
+                // What the peer is owed (a close frame, an HTTP error) is queued: write it.
+                Err(e) => break Some(e),
+            }
+        };
+        let pending = ws.pending_outbound();
+        if pending > 0 {
+            stream.write_all(ws.outbound()).await?;
+            ws.advance_outbound(pending);
+        }
+        if let Some(e) = failed {
+            return Err(e.into());
+        }
+        if ws.should_close_transport() {
+            return Ok(());
+        }
+        match stream.read(&mut buf).await? {
+            0 => ws.receive_eof(),
+            n => ws.receive(&buf[..n]),
+        }
+    }
+}
