@@ -359,6 +359,12 @@ impl Connection {
     /// [`poll_event`](Self::poll_event) until it returns `Ok(None)` before the next read.
     pub fn receive(&mut self, data: &[u8]) {
         if self.accepts_input(data.len()) {
+            if self.input.capacity() - self.input.len() < data.len() {
+                // Grow once to the size of a frame that must be held whole (bounded by
+                // `max_frame_size`), not by doubling with a copy of it each time.
+                let missing = self.decoder.frame_bytes_missing(self.input.len());
+                self.input.reserve(data.len().max(missing));
+            }
             self.input.extend_from_slice(data);
         }
     }
@@ -490,7 +496,7 @@ impl Connection {
                 Phase::AwaitResponse(_) => return Ok(self.read_response()?.map(Step::Event)),
                 Phase::RejectionBody(_, len) => {
                     let len = *len;
-                    if self.input.len() < len && !self.eof {
+                    if self.input.len() < len && !self.eof && !self.input_overflow {
                         return Ok(None);
                     }
                     let body = self.input.split_to(len.min(self.input.len())).freeze();
@@ -650,6 +656,14 @@ impl Connection {
                 self.phase = Phase::AwaitDecision(request.clone());
                 Ok(Some(Event::HandshakeRequest(request)))
             }
+            // A read larger than `max_buffered_input` was refused: the head cannot fit.
+            Ok(None) if self.input_overflow => {
+                let e = handshake::RequestError::HeadTooLarge;
+                e.write_response(&mut self.out);
+                self.phase = Phase::Closed(Closure::Abrupt);
+                self.input = BytesMut::new();
+                Err(Error::Request(e))
+            }
             Ok(None) if self.eof => Ok(Some(self.dropped())),
             Ok(None) => Ok(None),
             Err(e) => {
@@ -668,6 +682,11 @@ impl Connection {
         let parsed = client.parser.parse(&self.input);
         let (response, n) = match parsed {
             Ok(Some(done)) => done,
+            Ok(None) if self.input_overflow => {
+                self.phase = Phase::Closed(Closure::Abrupt);
+                self.input = BytesMut::new();
+                return Err(Error::Response(handshake::ResponseError::HeadTooLarge));
+            }
             Ok(None) if self.eof => return Ok(Some(self.dropped())),
             Ok(None) => return Ok(None),
             Err(e) => {

@@ -303,6 +303,23 @@ impl Decoder {
         )));
     }
 
+    /// How many more bytes the frame being received needs, beyond the `buffered` ones, when
+    /// it is held whole in the input (control frames, single-frame messages, compressed
+    /// frames); 0 otherwise. The connection grows its input buffer to that size at once
+    /// rather than doubling it several times, copying the partial frame each time.
+    pub(crate) fn frame_bytes_missing(&self, buffered: usize) -> usize {
+        match self.frame {
+            FrameState::Payload {
+                header, consumed, ..
+            } if header.opcode.is_control()
+                || (self.mode == ReceiveMode::Messages && !self.streams_into_assembly(&header)) =>
+            {
+                ((header.payload_len - consumed) as usize).saturating_sub(buffered)
+            }
+            _ => 0,
+        }
+    }
+
     /// Frees the reassembly buffer if it is empty and holds more than `keep` bytes.
     pub fn shrink(&mut self, keep: usize) {
         if self.assembly.is_empty() && self.assembly.capacity() > keep {

@@ -263,3 +263,28 @@ fn already_upgraded_connection_starts_open() {
     let server = Connection::open(Role::Server, Config::default());
     assert_eq!(server.state(), State::Open);
 }
+
+/// A read larger than `max_buffered_input` during the handshake fails it instead of
+/// stalling (found by the `server_connection` and `client_connection` fuzz targets).
+#[test]
+fn oversized_read_during_the_handshake_fails_it() {
+    let mut config = Config::default();
+    config.max_buffered_input = 200;
+    let mut server = Connection::server(config.clone());
+    server.receive(BROWSER_REQUEST);
+    assert_eq!(
+        server.poll_event(),
+        Err(Error::Request(RequestError::HeadTooLarge))
+    );
+    assert!(server.outbound().starts_with(b"HTTP/1.1 431 "));
+    assert!(server.should_close_transport());
+
+    let uri = Uri::parse("ws://server.example.com/").unwrap();
+    let mut client = Connection::client_with_rng(&uri, ClientOptions::new(), config, Counter(1));
+    client.receive(&[b'x'; 300]);
+    assert_eq!(
+        client.poll_event(),
+        Err(Error::Response(ResponseError::HeadTooLarge))
+    );
+    assert!(client.should_close_transport());
+}
