@@ -11,6 +11,8 @@
 //! - messages and frame chunks stay within the configured limits, and text is UTF-8;
 //! - nothing is delivered after a `Close` event or an error, and an error's close code is
 //!   one that may be sent;
+//! - a read of more than `max_buffered_input` makes the connection fail (or close), in
+//!   every phase but a request awaiting the application's answer;
 //! - the output is the expected HTTP answer, then (once open) exactly the frames the model
 //!   expects (pongs, close replies, what was sent), masked iff the endpoint is a client.
 //!
@@ -149,6 +151,9 @@ struct Driver {
     /// The timeout error the next `poll_event` must return.
     pending: Option<Error>,
     eof: bool,
+    /// One read brought more than `max_buffered_input`: the connection must fail (or
+    /// close) once it has delivered what came before, whatever phase it is in.
+    overflowed: bool,
     /// The kind of the fragmented message being sent.
     sending: Option<MessageKind>,
     text: TextCarry,
@@ -187,6 +192,7 @@ impl Driver {
             finished: false,
             pending: None,
             eof: false,
+            overflowed: false,
             sending: None,
             text: TextCarry::default(),
             client_options,
@@ -300,6 +306,9 @@ impl Driver {
     // ---- input and events ----
 
     fn feed(&mut self, bytes: &[u8], poll: bool) {
+        if bytes.len() > self.config.max_buffered_input && self.state != State::Closed {
+            self.overflowed = true;
+        }
         self.conn.receive(bytes);
         if poll {
             self.drain();
@@ -319,6 +328,16 @@ impl Driver {
                         self.conn.state(),
                         self.state,
                         "state() disagrees with what was delivered"
+                    );
+                    // Config::max_buffered_input: a driver that hands over more than that
+                    // without polling fails the connection (1009) rather than buffering it.
+                    // Only a request awaiting the application's answer may hold that off.
+                    assert!(
+                        !self.overflowed || self.finished || self.request.is_some(),
+                        "a read of more than max_buffered_input ({} bytes) was dropped, yet \
+                         the connection neither failed nor closed ({:?})",
+                        self.config.max_buffered_input,
+                        self.state
                     );
                     return;
                 }
