@@ -8,12 +8,16 @@
 //! error. Then the receiver's output (its pongs and its close reply) goes back to the
 //! sender, which must see the pongs (unless it closed, after which it drops them) and the
 //! echo of its close code.
+//!
+//! Either endpoint may be `split()` into halves (sends and replies through the
+//! `SendHalf`, input and events through the `ReceiveHalf`): the outcome must be the same.
 #![no_main]
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use sockless::{
-    CloseCode, CloseFrame, Config, Connection, Event, MessageKind, ReceiveMode, Role, State,
+    CloseCode, CloseFrame, Config, Connection, Error, Event, MessageKind, ReceiveHalf, ReceiveMode,
+    Role, SendError, SendHalf, State,
 };
 use sockless_fuzz::wire::{Inbound, peer};
 use sockless_fuzz::{TestRng, TextCarry, chunk_size};
@@ -59,9 +63,126 @@ struct Input {
     /// The receiver delivers frame chunks instead of messages.
     frames: bool,
     seed: u64,
+    /// The sender works as two halves.
+    split_sender: bool,
+    /// The receiver works as two halves.
+    split_receiver: bool,
     /// Chunk sizes (each + 1), cycled; none: all at once.
     chunks: Vec<u8>,
     ops: Vec<Op>,
+}
+
+/// A connection, whole or split into halves.
+enum Endpoint {
+    Whole(Box<Connection>),
+    Split(Box<ReceiveHalf>, Box<SendHalf>),
+}
+
+impl Endpoint {
+    fn new(conn: Connection, split: bool) -> Endpoint {
+        if split {
+            let (rx, tx) = conn.split();
+            Endpoint::Split(Box::new(rx), Box::new(tx))
+        } else {
+            Endpoint::Whole(Box::new(conn))
+        }
+    }
+
+    fn send_text(&mut self, text: &str) -> Result<(), SendError> {
+        match self {
+            Endpoint::Whole(c) => c.send_text(text),
+            Endpoint::Split(_, tx) => tx.send_text(text),
+        }
+    }
+
+    fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
+        match self {
+            Endpoint::Whole(c) => c.send_binary(data),
+            Endpoint::Split(_, tx) => tx.send_binary(data),
+        }
+    }
+
+    fn send_fragment(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        fin: bool,
+    ) -> Result<(), SendError> {
+        match self {
+            Endpoint::Whole(c) => c.send_fragment(kind, data, fin),
+            Endpoint::Split(_, tx) => tx.send_fragment(kind, data, fin),
+        }
+    }
+
+    fn send_ping(&mut self, data: &[u8]) -> Result<(), SendError> {
+        match self {
+            Endpoint::Whole(c) => c.send_ping(data),
+            Endpoint::Split(_, tx) => tx.send_ping(data),
+        }
+    }
+
+    fn send_pong(&mut self, data: &[u8]) -> Result<(), SendError> {
+        match self {
+            Endpoint::Whole(c) => c.send_pong(data),
+            Endpoint::Split(_, tx) => tx.send_pong(data),
+        }
+    }
+
+    fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        match self {
+            Endpoint::Whole(c) => c.close(code, reason),
+            Endpoint::Split(_, tx) => tx.close(code, reason),
+        }
+    }
+
+    fn take_outbound(&mut self) -> Vec<u8> {
+        match self {
+            Endpoint::Whole(c) => c.take_outbound().to_vec(),
+            Endpoint::Split(_, tx) => tx.take_outbound().to_vec(),
+        }
+    }
+
+    fn receive(&mut self, data: &[u8]) {
+        match self {
+            Endpoint::Whole(c) => c.receive(data),
+            Endpoint::Split(rx, _) => rx.receive(data),
+        }
+    }
+
+    fn poll_event(&mut self) -> Result<Option<Event>, Error> {
+        match self {
+            Endpoint::Whole(c) => c.poll_event(),
+            Endpoint::Split(rx, _) => rx.poll_event(),
+        }
+    }
+
+    /// The state, as both halves see it.
+    fn state(&mut self) -> State {
+        match self {
+            Endpoint::Whole(c) => c.state(),
+            Endpoint::Split(rx, tx) => {
+                let state = rx.state();
+                assert_eq!(tx.state(), state, "the halves disagree on the state");
+                state
+            }
+        }
+    }
+
+    /// Whether to close the transport, as both halves see it.
+    fn should_close_transport(&self) -> bool {
+        match self {
+            Endpoint::Whole(c) => c.should_close_transport(),
+            Endpoint::Split(rx, tx) => {
+                let close = rx.should_close_transport();
+                assert_eq!(
+                    tx.should_close_transport(),
+                    close,
+                    "the halves disagree on closing the transport"
+                );
+                close
+            }
+        }
+    }
 }
 
 /// What an endpoint delivers, with chunks put back together into messages.
@@ -73,9 +194,16 @@ enum Got {
     Close(CloseCode, String),
 }
 
-/// Hands `bytes` to `conn` in chunks and collects what it delivers; no error allowed.
-fn deliver(conn: &mut Connection, bytes: &[u8], sizes: &[u8]) -> Vec<Got> {
-    let mut inbound = Inbound::new(conn.config());
+/// Hands `bytes` to `conn` (of `role`, configured with `config`) in chunks and collects
+/// what it delivers; no error allowed.
+fn deliver(
+    conn: &mut Endpoint,
+    role: Role,
+    config: &Config,
+    bytes: &[u8],
+    sizes: &[u8],
+) -> Vec<Got> {
+    let mut inbound = Inbound::new(config);
     let mut got = Vec::new();
     let mut rest = bytes;
     let mut i = 0;
@@ -88,7 +216,7 @@ fn deliver(conn: &mut Connection, bytes: &[u8], sizes: &[u8]) -> Vec<Got> {
             let event = match conn.poll_event() {
                 Ok(Some(event)) => event,
                 Ok(None) => break,
-                Err(e) => panic!("the {:?} failed on its peer's output: {e:?}", conn.role()),
+                Err(e) => panic!("the {role:?} failed on its peer's output: {e:?}"),
             };
             let item = match event {
                 Event::Message(m) => {
@@ -126,14 +254,20 @@ fuzz_target!(|input: Input| {
     if input.frames {
         receiver_config.receive_mode = ReceiveMode::Frames;
     }
-    let mut sender =
-        Connection::open_with_rng(sender_role, Config::default(), TestRng::new(input.seed));
-    let mut receiver = match peer(sender_role) {
-        Role::Server => Connection::open(Role::Server, receiver_config),
-        Role::Client => {
-            Connection::open_with_rng(Role::Client, receiver_config, TestRng::new(!input.seed))
-        }
+    let sender_config = Config::default();
+    let receiver_role = peer(sender_role);
+    let sender =
+        Connection::open_with_rng(sender_role, sender_config.clone(), TestRng::new(input.seed));
+    let receiver = match receiver_role {
+        Role::Server => Connection::open(Role::Server, receiver_config.clone()),
+        Role::Client => Connection::open_with_rng(
+            Role::Client,
+            receiver_config.clone(),
+            TestRng::new(!input.seed),
+        ),
     };
+    let mut sender = Endpoint::new(sender, input.split_sender);
+    let mut receiver = Endpoint::new(receiver, input.split_receiver);
 
     let mut expected = Vec::new();
     let mut pings = Vec::new();
@@ -196,13 +330,25 @@ fuzz_target!(|input: Input| {
 
     let forth = sender.take_outbound();
     assert_eq!(
-        deliver(&mut receiver, &forth, &input.chunks),
+        deliver(
+            &mut receiver,
+            receiver_role,
+            &receiver_config,
+            &forth,
+            &input.chunks,
+        ),
         expected,
         "the receiver did not get what was sent"
     );
 
     let back = receiver.take_outbound();
-    let replies = deliver(&mut sender, &back, &input.chunks);
+    let replies = deliver(
+        &mut sender,
+        sender_role,
+        &sender_config,
+        &back,
+        &input.chunks,
+    );
     let want: Vec<Got> = match closed_with {
         // A closing endpoint drops the pongs; the close comes back with its code alone.
         Some(code) => vec![Got::Close(code, String::new())],
@@ -214,7 +360,7 @@ fuzz_target!(|input: Input| {
         assert_eq!(sender.state(), State::Closed);
         assert_eq!(
             receiver.should_close_transport(),
-            receiver.role() == Role::Server
+            receiver_role == Role::Server
         );
         assert!(
             sender.take_outbound().is_empty(),

@@ -445,6 +445,15 @@ impl Driver {
                 }
                 self.state = State::Closed;
                 self.finished = true;
+                // The server closes the transport first after a clean close; the client
+                // waits for it (RFC 6455 §7.1.1); after a dropped transport, both close.
+                let close_now =
+                    frame.code == CloseCode::ABNORMAL || self.role == Role::Server || self.eof;
+                assert_eq!(
+                    self.conn.should_close_transport(),
+                    close_now,
+                    "should_close_transport after {frame:?}"
+                );
             }
             other => panic!("an event of a kind this driver does not know: {other:?}"),
         }
