@@ -1,0 +1,370 @@
+//! Structure-aware: a list of operations applied to one endpoint, its output fed to the
+//! other in chunks whose sizes come from the input, and the other way round.
+//!
+//! The sender is a `Connection::open_with_rng` (client or server, as the input says); the
+//! receiver is the other role (the server from `Connection::open`), in messages or frames
+//! mode. Sends that fail are skipped; those that succeed say what the receiver must see:
+//! exactly the same messages, pings, pongs and close (code and reason), in order, with no
+//! error. Then the receiver's output (its pongs and its close reply) goes back to the
+//! sender, which must see the pongs (unless it closed, after which it drops them) and the
+//! echo of its close code.
+//!
+//! Either endpoint may be `split()` into halves (sends and replies through the
+//! `SendHalf`, input and events through the `ReceiveHalf`): the outcome must be the same.
+#![no_main]
+
+use arbitrary::Arbitrary;
+use libfuzzer_sys::fuzz_target;
+use sockless::{
+    CloseCode, CloseFrame, Config, Connection, Error, Event, MessageKind, ReceiveHalf, ReceiveMode,
+    Role, SendError, SendHalf, State,
+};
+use sockless_fuzz::wire::{Inbound, peer};
+use sockless_fuzz::{TestRng, TextCarry, chunk_size};
+
+#[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Text,
+    Binary,
+}
+
+impl Kind {
+    fn message_kind(self) -> MessageKind {
+        match self {
+            Kind::Text => MessageKind::Text,
+            Kind::Binary => MessageKind::Binary,
+        }
+    }
+}
+
+#[derive(Arbitrary, Debug)]
+enum Op {
+    Text(String),
+    Binary(Vec<u8>),
+    /// For text, `data` is made UTF-8 and cut up to 3 bytes before its end (inside a code
+    /// point, maybe); the cut-off part starts the next text fragment.
+    Fragment {
+        kind: Kind,
+        data: Vec<u8>,
+        fin: bool,
+    },
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
+    Close {
+        code: u16,
+        reason: String,
+    },
+}
+
+#[derive(Arbitrary, Debug)]
+struct Input {
+    /// The server sends and the client receives (else the other way round).
+    server_sends: bool,
+    /// The receiver delivers frame chunks instead of messages.
+    frames: bool,
+    seed: u64,
+    /// The sender works as two halves.
+    split_sender: bool,
+    /// The receiver works as two halves.
+    split_receiver: bool,
+    /// Chunk sizes (each + 1), cycled; none: all at once.
+    chunks: Vec<u8>,
+    ops: Vec<Op>,
+}
+
+/// A connection, whole or split into halves.
+enum Endpoint {
+    Whole(Box<Connection>),
+    Split(Box<ReceiveHalf>, Box<SendHalf>),
+}
+
+impl Endpoint {
+    fn new(conn: Connection, split: bool) -> Endpoint {
+        if split {
+            let (rx, tx) = conn.split();
+            Endpoint::Split(Box::new(rx), Box::new(tx))
+        } else {
+            Endpoint::Whole(Box::new(conn))
+        }
+    }
+
+    fn send_text(&mut self, text: &str) -> Result<(), SendError> {
+        match self {
+            Endpoint::Whole(c) => c.send_text(text),
+            Endpoint::Split(_, tx) => tx.send_text(text),
+        }
+    }
+
+    fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
+        match self {
+            Endpoint::Whole(c) => c.send_binary(data),
+            Endpoint::Split(_, tx) => tx.send_binary(data),
+        }
+    }
+
+    fn send_fragment(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        fin: bool,
+    ) -> Result<(), SendError> {
+        match self {
+            Endpoint::Whole(c) => c.send_fragment(kind, data, fin),
+            Endpoint::Split(_, tx) => tx.send_fragment(kind, data, fin),
+        }
+    }
+
+    fn send_ping(&mut self, data: &[u8]) -> Result<(), SendError> {
+        match self {
+            Endpoint::Whole(c) => c.send_ping(data),
+            Endpoint::Split(_, tx) => tx.send_ping(data),
+        }
+    }
+
+    fn send_pong(&mut self, data: &[u8]) -> Result<(), SendError> {
+        match self {
+            Endpoint::Whole(c) => c.send_pong(data),
+            Endpoint::Split(_, tx) => tx.send_pong(data),
+        }
+    }
+
+    fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        match self {
+            Endpoint::Whole(c) => c.close(code, reason),
+            Endpoint::Split(_, tx) => tx.close(code, reason),
+        }
+    }
+
+    fn take_outbound(&mut self) -> Vec<u8> {
+        match self {
+            Endpoint::Whole(c) => c.take_outbound().to_vec(),
+            Endpoint::Split(_, tx) => tx.take_outbound().to_vec(),
+        }
+    }
+
+    fn receive(&mut self, data: &[u8]) {
+        match self {
+            Endpoint::Whole(c) => c.receive(data),
+            Endpoint::Split(rx, _) => rx.receive(data),
+        }
+    }
+
+    fn poll_event(&mut self) -> Result<Option<Event>, Error> {
+        match self {
+            Endpoint::Whole(c) => c.poll_event(),
+            Endpoint::Split(rx, _) => rx.poll_event(),
+        }
+    }
+
+    /// The state, as both halves see it.
+    fn state(&mut self) -> State {
+        match self {
+            Endpoint::Whole(c) => c.state(),
+            Endpoint::Split(rx, tx) => {
+                let state = rx.state();
+                assert_eq!(tx.state(), state, "the halves disagree on the state");
+                state
+            }
+        }
+    }
+
+    /// Whether to close the transport, as both halves see it.
+    fn should_close_transport(&self) -> bool {
+        match self {
+            Endpoint::Whole(c) => c.should_close_transport(),
+            Endpoint::Split(rx, tx) => {
+                let close = rx.should_close_transport();
+                assert_eq!(
+                    tx.should_close_transport(),
+                    close,
+                    "the halves disagree on closing the transport"
+                );
+                close
+            }
+        }
+    }
+}
+
+/// What an endpoint delivers, with chunks put back together into messages.
+#[derive(Debug, PartialEq, Eq)]
+enum Got {
+    Message(MessageKind, Vec<u8>),
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
+    Close(CloseCode, String),
+}
+
+/// Hands `bytes` to `conn` (of `role`, configured with `config`) in chunks and collects
+/// what it delivers; no error allowed.
+fn deliver(
+    conn: &mut Endpoint,
+    role: Role,
+    config: &Config,
+    bytes: &[u8],
+    sizes: &[u8],
+) -> Vec<Got> {
+    let mut inbound = Inbound::new(config);
+    let mut got = Vec::new();
+    let mut rest = bytes;
+    let mut i = 0;
+    while !rest.is_empty() {
+        let n = chunk_size(sizes, i).unwrap_or(rest.len()).min(rest.len());
+        i += 1;
+        conn.receive(&rest[..n]);
+        rest = &rest[n..];
+        loop {
+            let event = match conn.poll_event() {
+                Ok(Some(event)) => event,
+                Ok(None) => break,
+                Err(e) => panic!("the {role:?} failed on its peer's output: {e:?}"),
+            };
+            let item = match event {
+                Event::Message(m) => {
+                    inbound.message(&m);
+                    Got::Message(m.kind(), m.as_bytes().to_vec())
+                }
+                Event::Frame(chunk) => match inbound.chunk(&chunk) {
+                    Some((kind, data)) => Got::Message(kind, data),
+                    None => continue,
+                },
+                Event::Ping(p) => Got::Ping(p.to_vec()),
+                Event::Pong(p) => Got::Pong(p.to_vec()),
+                Event::Close(CloseFrame { code, reason }) => {
+                    Got::Close(code, reason.as_str().to_owned())
+                }
+                other => panic!("an open connection delivered {other:?}"),
+            };
+            assert!(
+                !matches!(got.last(), Some(Got::Close(..))),
+                "{item:?} was delivered after the close"
+            );
+            got.push(item);
+        }
+    }
+    got
+}
+
+fuzz_target!(|input: Input| {
+    let sender_role = if input.server_sends {
+        Role::Server
+    } else {
+        Role::Client
+    };
+    let mut receiver_config = Config::default();
+    if input.frames {
+        receiver_config.receive_mode = ReceiveMode::Frames;
+    }
+    let sender_config = Config::default();
+    let receiver_role = peer(sender_role);
+    let sender =
+        Connection::open_with_rng(sender_role, sender_config.clone(), TestRng::new(input.seed));
+    let receiver = match receiver_role {
+        Role::Server => Connection::open(Role::Server, receiver_config.clone()),
+        Role::Client => Connection::open_with_rng(
+            Role::Client,
+            receiver_config.clone(),
+            TestRng::new(!input.seed),
+        ),
+    };
+    let mut sender = Endpoint::new(sender, input.split_sender);
+    let mut receiver = Endpoint::new(receiver, input.split_receiver);
+
+    let mut expected = Vec::new();
+    let mut pings = Vec::new();
+    let mut closed_with = None;
+    let mut fragments: Option<(MessageKind, Vec<u8>)> = None;
+    let mut carry = TextCarry::default();
+    for op in &input.ops {
+        match op {
+            Op::Text(text) => {
+                if sender.send_text(text).is_ok() {
+                    expected.push(Got::Message(MessageKind::Text, text.as_bytes().to_vec()));
+                }
+            }
+            Op::Binary(data) => {
+                if sender.send_binary(data).is_ok() {
+                    expected.push(Got::Message(MessageKind::Binary, data.clone()));
+                }
+            }
+            Op::Fragment { kind, data, fin } => {
+                let kind = kind.message_kind();
+                let (payload, tail) = match kind {
+                    MessageKind::Text => {
+                        let text = String::from_utf8_lossy(data);
+                        carry.piece(&text, data.len() % 4, *fin)
+                    }
+                    MessageKind::Binary => (data.clone(), Vec::new()),
+                };
+                if sender.send_fragment(kind, &payload, *fin).is_err() {
+                    continue;
+                }
+                if kind == MessageKind::Text {
+                    carry.commit(tail);
+                }
+                let message = fragments.get_or_insert_with(|| (kind, Vec::new()));
+                message.1.extend_from_slice(&payload);
+                if *fin {
+                    let (kind, data) = fragments.take().expect("set above");
+                    expected.push(Got::Message(kind, data));
+                }
+            }
+            Op::Ping(data) => {
+                if sender.send_ping(data).is_ok() {
+                    expected.push(Got::Ping(data.clone()));
+                    pings.push(data.clone());
+                }
+            }
+            Op::Pong(data) => {
+                if sender.send_pong(data).is_ok() {
+                    expected.push(Got::Pong(data.clone()));
+                }
+            }
+            Op::Close { code, reason } => {
+                if sender.close(CloseCode(*code), reason).is_ok() {
+                    expected.push(Got::Close(CloseCode(*code), reason.clone()));
+                    closed_with = Some(CloseCode(*code));
+                }
+            }
+        }
+    }
+
+    let forth = sender.take_outbound();
+    assert_eq!(
+        deliver(
+            &mut receiver,
+            receiver_role,
+            &receiver_config,
+            &forth,
+            &input.chunks,
+        ),
+        expected,
+        "the receiver did not get what was sent"
+    );
+
+    let back = receiver.take_outbound();
+    let replies = deliver(
+        &mut sender,
+        sender_role,
+        &sender_config,
+        &back,
+        &input.chunks,
+    );
+    let want: Vec<Got> = match closed_with {
+        // A closing endpoint drops the pongs; the close comes back with its code alone.
+        Some(code) => vec![Got::Close(code, String::new())],
+        None => pings.into_iter().map(Got::Pong).collect(),
+    };
+    assert_eq!(replies, want, "the sender did not get the replies");
+    if closed_with.is_some() {
+        assert_eq!(receiver.state(), State::Closed);
+        assert_eq!(sender.state(), State::Closed);
+        assert_eq!(
+            receiver.should_close_transport(),
+            receiver_role == Role::Server
+        );
+        assert!(
+            sender.take_outbound().is_empty(),
+            "the sender answered the echo"
+        );
+    }
+});
