@@ -18,7 +18,7 @@ fi
 seconds=$1
 fuzz_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$fuzz_dir")"
-targets=(frame_decoder server_connection client_connection handshake_request handshake_response roundtrip utf8)
+targets=(frame_decoder server_connection client_connection handshake_request handshake_response roundtrip utf8 inflate)
 
 # The fuzz crate's own target directory, never the main crate's.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$fuzz_dir/target}"
@@ -45,6 +45,16 @@ mkdir -p "$logs"
 declare -A status execs cov
 failed=0
 for t in "${targets[@]}"; do
+    # Inputs that once broke the library must keep passing.
+    for r in "$fuzz_dir"/regressions/"$t"-*; do
+        [ -e "$r" ] || continue
+        echo "=== $t: regression $(basename "$r")"
+        if ! cargo +nightly fuzz run --fuzz-dir "$fuzz_dir" "$t" "$r" >"$logs/$(basename "$r").log" 2>&1; then
+            tail -n 20 "$logs/$(basename "$r").log"
+            echo "regression $(basename "$r") fails again" >&2
+            failed=1
+        fi
+    done
     echo "=== $t for ${seconds}s"
     mkdir -p "$fuzz_dir/corpus/$t"
     log="$logs/$t.log"

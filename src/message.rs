@@ -674,7 +674,9 @@ impl Decoder {
         };
         message.fragments += 1;
         message.len += header.payload_len;
-        if message.len > self.max_message_size as u64 {
+        // A compressed message is limited by its inflated size, checked while inflating; its
+        // compressed bytes may exceed the limit by deflate's few bytes of overhead.
+        if !message.compressed && message.len > self.max_message_size as u64 {
             return Err(ProtocolError::MessageTooLarge {
                 len: message.len,
                 max: self.max_message_size,

@@ -145,7 +145,7 @@ struct Driver {
     /// The state the connection should be in.
     state: State,
     /// Server: the request awaiting `accept` or `reject`.
-    request: Option<Request>,
+    request: Option<std::sync::Arc<Request>>,
     /// A `Close` event or an error was delivered: nothing may follow.
     finished: bool,
     /// The timeout error the next `poll_event` must return.
@@ -630,12 +630,8 @@ impl Driver {
     }
 
     fn accept(&mut self, how: u8) {
-        let offered = self.request.as_ref().map(Request::protocols).unwrap_or(&[]);
-        let offered_ext = self
-            .request
-            .as_ref()
-            .map(Request::extensions)
-            .unwrap_or(&[]);
+        let offered = self.request.as_ref().map(|r| r.protocols()).unwrap_or(&[]);
+        let offered_ext = self.request.as_ref().map(|r| r.extensions()).unwrap_or(&[]);
         let (accept, protocol, ok) = match how % 6 {
             0 => (Accept::new(), None, true),
             1 => match offered.first() {
