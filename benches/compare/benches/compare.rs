@@ -335,6 +335,35 @@ fn sockless_pass(
     Ok(())
 }
 
+/// sockless with borrowed events (`poll_borrowed`): payloads lent from its buffers.
+fn sockless_borrowed_pass(
+    conn: &mut Connection,
+    input: &[u8],
+    mut each: impl FnMut(Kind, &[u8]),
+) -> Result<(), sockless::Error> {
+    for read in input.chunks(READ) {
+        conn.receive(read);
+        while let Some(event) = conn.poll_borrowed()? {
+            match event {
+                sockless::BorrowedEvent::Message(sockless::MessageRef::Binary(data)) => {
+                    each(Kind::Binary, data)
+                }
+                sockless::BorrowedEvent::Message(sockless::MessageRef::Text(text)) => {
+                    each(Kind::Text, text.as_bytes())
+                }
+                sockless::BorrowedEvent::Other(Event::Message(Message::Binary(data))) => {
+                    each(Kind::Binary, &data)
+                }
+                sockless::BorrowedEvent::Other(Event::Message(Message::Text(text))) => {
+                    each(Kind::Text, text.as_bytes())
+                }
+                other => panic!("sockless: unexpected event {other:?}"),
+            }
+        }
+    }
+    Ok(())
+}
+
 /// tungstenite: `messages` calls to `read`.
 fn tungstenite_pass(
     ws: &mut tungstenite::WebSocket<Wire<'_>>,
@@ -469,6 +498,16 @@ fn receive_case(
     assert_eq!(seen, count, "sockless: message count");
 
     let mut seen = 0;
+    let mut conn = Connection::open(Role::Server, Config::default());
+    sockless_borrowed_pass(
+        &mut conn,
+        input,
+        comparer("sockless_borrowed", Kind::Binary, payload, &mut seen),
+    )
+    .expect("sockless accepts the frames");
+    assert_eq!(seen, count, "sockless_borrowed: message count");
+
+    let mut seen = 0;
     let mut ws =
         tungstenite::WebSocket::from_raw_socket(Wire::looping(input), TungRole::Server, None);
     tungstenite_pass(
@@ -496,6 +535,21 @@ fn receive_case(
         b.iter(|| {
             let mut tally = (0, 0);
             sockless_pass(
+                &mut conn,
+                black_box(input),
+                counter(Kind::Binary, &mut tally),
+            )
+            .expect("valid frames");
+            assert_eq!(tally, expected);
+            tally
+        })
+    });
+
+    let mut conn = Connection::open(Role::Server, Config::default());
+    g.bench_function(BenchmarkId::new("sockless_borrowed", label), |b| {
+        b.iter(|| {
+            let mut tally = (0, 0);
+            sockless_borrowed_pass(
                 &mut conn,
                 black_box(input),
                 counter(Kind::Binary, &mut tally),
