@@ -37,6 +37,9 @@ mod split;
 #[cfg(feature = "std")]
 pub use split::{ReceiveHalf, SendHalf};
 
+/// Client payloads are copied and masked in blocks of this many bytes (a multiple of 4).
+const MASK_BLOCK: usize = 16 * 1024;
+
 /// Buffers larger than this are released once empty, so that one large message does not
 /// pin its memory to a quiet connection; smaller ones are kept for the next message.
 const RETAINED_CAPACITY: usize = 64 * 1024;
@@ -969,12 +972,26 @@ impl Connection {
             mask,
             ..FrameHeader::new(opcode, payload.len() as u64)
         };
-        self.out.reserve(header.encoded_len() + payload.len());
-        header.write(&mut self.out);
-        let start = self.out.len();
-        self.out.extend_from_slice(payload);
-        if let Some(key) = mask {
-            apply_mask(&mut self.out[start..], key, 0);
+        let (head, head_len) = header.encode();
+        self.out.reserve(head_len + payload.len());
+        self.out.extend_from_slice(&head[..head_len]);
+        match mask {
+            None => self.out.extend_from_slice(payload),
+            // A small payload is masked where it lands, still in the L1 cache.
+            Some(key) if payload.len() <= MASK_BLOCK => {
+                let start = self.out.len();
+                self.out.extend_from_slice(payload);
+                apply_mask(&mut self.out[start..], key, 0);
+            }
+            Some(key) => {
+                // A large one is masked while it is copied, block by block: one pass over
+                // memory rather than a copy and a second pass.
+                for (i, block) in payload.chunks(MASK_BLOCK).enumerate() {
+                    let start = self.out.len();
+                    self.out.resize(start + block.len(), 0);
+                    crate::frame::mask_into(&mut self.out[start..], block, key, i * MASK_BLOCK);
+                }
+            }
         }
     }
 

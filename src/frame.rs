@@ -283,6 +283,27 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     }
 }
 
+/// Writes `src` masked with `key` into `dst` (of the same length): [`apply_mask`] fused with
+/// the copy, so a sender reads its payload once.
+///
+/// # Panics
+/// If `dst` and `src` differ in length.
+#[inline]
+pub fn mask_into(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: usize) {
+    assert_eq!(dst.len(), src.len(), "mask_into needs equal lengths");
+    let key = rotate_key(key, offset);
+    let word = u32::from_ne_bytes(key);
+    let wide = u64::from(word) | (u64::from(word) << 32);
+    let (dst_chunks, dst_rest) = dst.as_chunks_mut::<8>();
+    let (src_chunks, src_rest) = src.as_chunks::<8>();
+    for (d, s) in dst_chunks.iter_mut().zip(src_chunks) {
+        *d = (u64::from_ne_bytes(*s) ^ wide).to_ne_bytes();
+    }
+    for (i, (d, s)) in dst_rest.iter_mut().zip(src_rest).enumerate() {
+        *d = s ^ key[i & 3];
+    }
+}
+
 /// The key as seen from payload position `offset`.
 #[inline]
 fn rotate_key(key: [u8; 4], offset: usize) -> [u8; 4] {
@@ -406,6 +427,21 @@ mod tests {
         };
         let (buf, n) = h.encode();
         assert_eq!(FrameHeader::decode(&buf[..n]), Ok(Some((h, n))));
+    }
+
+    #[test]
+    fn mask_into_equals_copy_then_mask() {
+        let key = [0xde, 0xad, 0xbe, 0xef];
+        let data: Vec<u8> = (0..300u32).map(|i| (i * 13) as u8).collect();
+        for offset in 0..8 {
+            for len in [0, 1, 7, 8, 9, 64, 200, 300] {
+                let mut expected = data[..len].to_vec();
+                apply_mask(&mut expected, key, offset);
+                let mut got = alloc::vec![0u8; len];
+                mask_into(&mut got, &data[..len], key, offset);
+                assert_eq!(got, expected, "offset {offset} len {len}");
+            }
+        }
     }
 
     #[test]
