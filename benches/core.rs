@@ -345,6 +345,18 @@ fn text(c: &mut Criterion) {
             b.iter(|| core::str::from_utf8(black_box(bytes)).is_ok())
         });
 
+        // The incremental validator alone (simdutf8 with the `simd` feature), in the 16 KiB
+        // blocks the decoder feeds it.
+        g.bench_function(BenchmarkId::new("validator", kind), |b| {
+            b.iter(|| {
+                let mut v = sockless::utf8::Utf8Validator::new();
+                for block in black_box(bytes).chunks(16 * KIB) {
+                    v.feed(block).unwrap();
+                }
+                v.finish().is_ok()
+            })
+        });
+
         if kind == "multibyte" {
             let mut conn = server();
             conn.receive(&one_frame);
