@@ -90,6 +90,20 @@ pub(crate) struct HeadScanner {
 }
 
 impl HeadScanner {
+    /// [`scan`](Self::scan), starting over once it found the end of a head or an error, so
+    /// the next call looks at a new head.
+    pub(crate) fn next_head(
+        &mut self,
+        buf: &[u8],
+        limits: &Limits,
+    ) -> Result<Option<HeadEnd>, ScanError> {
+        let result = self.scan(buf, limits);
+        if !matches!(result, Ok(None)) {
+            *self = HeadScanner::default();
+        }
+        result
+    }
+
     pub(crate) fn scan(
         &mut self,
         buf: &[u8],

@@ -244,15 +244,9 @@ impl RequestParser {
 
     /// As [`parse_request`], resuming the scan where the previous call stopped.
     pub fn parse(&mut self, buf: &[u8]) -> Result<Option<(Request, usize)>, RequestError> {
-        let end = match self.scanner.scan(buf, &self.limits) {
-            Ok(None) => return Ok(None),
-            Ok(Some(end)) => end,
-            Err(e) => {
-                self.scanner = HeadScanner::default();
-                return Err(e.into());
-            }
+        let Some(end) = self.scanner.next_head(buf, &self.limits)? else {
+            return Ok(None);
         };
-        self.scanner = HeadScanner::default();
         let mut slots = vec![httparse::EMPTY_HEADER; end.headers];
         let mut parsed = httparse::Request::new(&mut slots);
         match parsed.parse(&buf[..end.len]) {

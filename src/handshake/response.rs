@@ -495,15 +495,9 @@ impl ResponseParser {
 
     /// As [`parse_response`], resuming the scan where the previous call stopped.
     pub fn parse(&mut self, buf: &[u8]) -> Result<Option<(Response, usize)>, ResponseError> {
-        let end = match self.scanner.scan(buf, &self.limits) {
-            Ok(None) => return Ok(None),
-            Ok(Some(end)) => end,
-            Err(e) => {
-                self.scanner = HeadScanner::default();
-                return Err(e.into());
-            }
+        let Some(end) = self.scanner.next_head(buf, &self.limits)? else {
+            return Ok(None);
         };
-        self.scanner = HeadScanner::default();
         let mut slots = vec![httparse::EMPTY_HEADER; end.headers];
         let mut parsed = httparse::Response::new(&mut slots);
         match parsed.parse(&buf[..end.len]) {
