@@ -800,20 +800,24 @@ impl Connection {
     }
 
     /// Queues a text message.
+    #[inline]
     pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
         self.send_message(MessageKind::Text, text.as_bytes())
     }
 
     /// Queues a binary message.
+    #[inline]
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
         self.send_message(MessageKind::Binary, data)
     }
 
     /// Queues a message of either kind.
+    #[inline]
     pub fn send(&mut self, message: &Message) -> Result<(), SendError> {
         self.send_message(message.kind(), message.as_bytes())
     }
 
+    #[inline]
     fn send_message(&mut self, kind: MessageKind, payload: &[u8]) -> Result<(), SendError> {
         self.check_can_send()?;
         if self.sending_fragmented.is_some() {
@@ -956,28 +960,69 @@ impl Connection {
     }
 
     /// Encodes one frame into the outbound buffer, masked when this is a client.
+    #[inline]
     fn write_frame(&mut self, opcode: OpCode, fin: bool, payload: &[u8]) {
         self.write_frame_with(opcode, fin, false, payload);
     }
 
-    fn write_frame_with(&mut self, opcode: OpCode, fin: bool, rsv1: bool, payload: &[u8]) {
-        let mask = self
-            .rng
+    /// The masking key for the next frame: a fresh random one for a client (RFC 6455 §5.3),
+    /// none for a server.
+    #[inline]
+    fn next_mask(&mut self) -> Option<[u8; 4]> {
+        self.rng
             .as_mut()
             .filter(|_| self.role == Role::Client)
-            .map(|rng| rng.next_u32().to_ne_bytes());
+            .map(|rng| rng.next_u32().to_ne_bytes())
+    }
+
+    #[inline]
+    fn write_frame_with(&mut self, opcode: OpCode, fin: bool, rsv1: bool, payload: &[u8]) {
+        let mask = self.next_mask();
         let header = FrameHeader {
             fin,
             rsv1,
             mask,
             ..FrameHeader::new(opcode, payload.len() as u64)
         };
+        if payload.len() > MAX_CONTROL_PAYLOAD {
+            return self.write_large_frame(&header, payload);
+        }
+        // Small frames, the common case, are inlined: the header length is then known to
+        // be 2 (or 6 with a mask), so writing it is a store or two instead of a `memcpy`.
+        match mask {
+            None => {
+                let (head, _) = FrameHeader {
+                    mask: None,
+                    ..header
+                }
+                .encode();
+                self.out.reserve(2 + payload.len());
+                self.out.extend_from_slice(&head[..2]);
+                self.out.extend_from_slice(payload);
+            }
+            Some(key) => {
+                let (head, _) = FrameHeader {
+                    mask: Some(key),
+                    ..header
+                }
+                .encode();
+                self.out.reserve(6 + payload.len());
+                self.out.extend_from_slice(&head[..6]);
+                let start = self.out.len();
+                self.out.extend_from_slice(payload);
+                apply_mask(&mut self.out[start..], key, 0);
+            }
+        }
+    }
+
+    /// Writes a frame whose payload is over 125 bytes.
+    fn write_large_frame(&mut self, header: &FrameHeader, payload: &[u8]) {
         let (head, head_len) = header.encode();
         self.out.reserve(head_len + payload.len());
         self.out.extend_from_slice(&head[..head_len]);
-        match mask {
+        match header.mask {
             None => self.out.extend_from_slice(payload),
-            // A small payload is masked where it lands, still in the L1 cache.
+            // A payload of moderate size is masked where it lands, still in the L1 cache.
             Some(key) if payload.len() <= MASK_BLOCK => {
                 let start = self.out.len();
                 self.out.extend_from_slice(payload);
