@@ -93,13 +93,10 @@ fn handle_events(ws: &mut Connection) -> Result<(), Box<dyn std::error::Error>> 
     while let Some(event) = ws.poll_event()? {
         match event {
             Event::HandshakeRequest(request) => {
-                let chosen = request
-                    .protocols()
-                    .iter()
-                    .find(|p| PROTOCOLS.contains(&p.as_str()));
+                let chosen = request.protocols().find(|p| PROTOCOLS.contains(p));
                 let mut accept = Accept::new();
                 if let Some(protocol) = chosen {
-                    accept = accept.protocol(protocol.as_str());
+                    accept = accept.protocol(protocol);
                 }
                 ws.accept(&accept)?;
             }

@@ -57,12 +57,8 @@ async fn serve(mut stream: TcpStream) -> Result<(), Box<dyn std::error::Error + 
         match ws.poll_event()? {
             Some(Event::HandshakeRequest(request)) => {
                 let mut accept = Accept::new();
-                if let Some(p) = request
-                    .protocols()
-                    .iter()
-                    .find(|p| PROTOCOLS.contains(&p.as_str()))
-                {
-                    accept = accept.protocol(p.as_str());
+                if let Some(p) = request.protocols().find(|p| PROTOCOLS.contains(p)) {
+                    accept = accept.protocol(p);
                 }
                 ws.accept(&accept)?;
                 break;

@@ -64,7 +64,10 @@ fn browser_request_gets_a_101_and_pipelined_frames_are_echoed() {
     let Event::HandshakeRequest(request) = &events[0] else {
         panic!("{events:?}")
     };
-    assert_eq!(request.protocols(), ["chat", "superchat"]);
+    assert_eq!(
+        request.protocols().collect::<Vec<_>>(),
+        ["chat", "superchat"]
+    );
     assert_eq!(request.path(), "/chat");
     assert_eq!(request.query(), Some("room=1"));
     assert_eq!(request.origin(), Some("http://example.com"));

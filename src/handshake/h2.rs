@@ -140,7 +140,7 @@ fn text(name: &str, v: &[u8]) -> Result<String, H2Error> {
 ///     ("origin", b"http://www.example.com"),
 /// ])
 /// .unwrap();
-/// assert_eq!(req.protocols(), ["chat", "superchat"]);
+/// assert_eq!(req.protocols().collect::<Vec<_>>(), ["chat", "superchat"]);
 /// let headers = h2_response_headers(&req, &Accept::new().protocol("chat")).unwrap();
 /// assert_eq!(headers[0], (":status".to_string(), "200".to_string()));
 /// ```
@@ -239,9 +239,9 @@ impl H2Request {
         self.origin.as_deref()
     }
 
-    /// The subprotocols offered, in order.
-    pub fn protocols(&self) -> &[String] {
-        &self.protocols
+    /// The subprotocols offered, in order (as [`Request::protocols`](super::Request::protocols)).
+    pub fn protocols(&self) -> impl Iterator<Item = &str> + Clone + '_ {
+        self.protocols.iter().map(String::as_str)
     }
 
     /// The extensions offered, in order.
@@ -282,7 +282,7 @@ pub fn h2_response_headers(
     req: &H2Request,
     accept: &Accept,
 ) -> Result<Vec<(String, String)>, AcceptError> {
-    accept.check(&req.protocols, &req.extensions, H2_RESERVED)?;
+    accept.check(req.protocols(), &req.extensions, H2_RESERVED)?;
     let mut out = Vec::new();
     out.push((":status".to_string(), "200".to_string()));
     if let Some(p) = &accept.protocol {
@@ -338,7 +338,7 @@ mod tests {
         assert_eq!(req.scheme(), "https");
         assert_eq!(req.path(), "/chat?room=1");
         assert_eq!(req.authority(), "server.example.com");
-        assert_eq!(req.protocols(), ["chat", "superchat"]);
+        assert_eq!(req.protocols().collect::<Vec<_>>(), ["chat", "superchat"]);
         assert_eq!(req.origin(), None);
         assert_eq!(req.headers().len(), 2);
     }

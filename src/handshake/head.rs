@@ -90,6 +90,11 @@ pub(crate) struct HeadScanner {
 }
 
 impl HeadScanner {
+    /// Whether no byte of the current head has been looked at yet.
+    pub(crate) fn is_fresh(&self) -> bool {
+        self.pos == 0
+    }
+
     /// [`scan`](Self::scan), starting over once it found the end of a head or an error, so
     /// the next call looks at a new head.
     pub(crate) fn next_head(
@@ -187,6 +192,10 @@ pub(crate) fn own_headers(parsed: &[httparse::Header<'_>]) -> Vec<Header> {
 /// `value` without leading and trailing spaces and tabs (RFC 7230 §3.2.3 OWS).
 pub(crate) fn trim_ows(value: &[u8]) -> &[u8] {
     let is_ows = |b: &u8| *b == b' ' || *b == b'\t';
+    // The usual value has nothing to trim.
+    if !value.first().is_some_and(is_ows) && !value.last().is_some_and(is_ows) {
+        return value;
+    }
     let start = value.iter().position(|b| !is_ows(b)).unwrap_or(value.len());
     let end = value
         .iter()

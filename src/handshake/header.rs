@@ -73,7 +73,7 @@ pub(crate) fn check_header(
 ///
 /// RFC 7230 §7 asks recipients to skip empty elements (`a, , b`). Only for
 /// lists whose elements cannot contain quoted commas.
-pub(crate) fn list_elements(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+pub(crate) fn list_elements(value: &[u8]) -> impl Iterator<Item = &[u8]> + Clone {
     value
         .split(|&b| b == b',')
         .map(trim_ows)

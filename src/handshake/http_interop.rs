@@ -14,9 +14,9 @@ use bytes::Bytes;
 
 use super::client::ClientOptions;
 use super::header::InvalidHeader;
-use super::request::{Request, RequestError};
+use super::request::{Request, RequestError, RequestParser};
 use super::response::{ACCEPT_RESERVED, Accept, AcceptError, Response, ResponseError};
-use super::{Header, Uri, accept_key};
+use super::{Header, Limits, Syntax, Uri, accept_key};
 
 fn own_headers(map: &http::HeaderMap) -> Vec<Header> {
     map.iter()
@@ -51,10 +51,9 @@ impl Request {
     /// assert_eq!(checked.path(), "/chat");
     /// ```
     pub fn from_http<B>(req: &http::Request<B>) -> Result<Request, RequestError> {
-        let minor = match req.version() {
-            http::Version::HTTP_11 => 1,
-            _ => return Err(RequestError::HttpVersion),
-        };
+        if req.version() != http::Version::HTTP_11 {
+            return Err(RequestError::HttpVersion);
+        }
         let uri = req.uri();
         if uri.scheme().is_some() || uri.authority().is_some() {
             return Err(RequestError::InvalidTarget);
@@ -63,12 +62,28 @@ impl Request {
             .path_and_query()
             .map(|pq| pq.as_str())
             .ok_or(RequestError::InvalidTarget)?;
-        Request::from_parts(
-            req.method().as_str(),
-            target,
-            minor,
-            own_headers(req.headers()),
-        )
+        // The head is written out again and read by the same parser as bytes from the
+        // wire, so both paths apply exactly the same checks and build the same `Request`.
+        let mut head = Vec::new();
+        for part in [req.method().as_str(), " ", target, " HTTP/1.1\r\n"] {
+            head.extend_from_slice(part.as_bytes());
+        }
+        for (name, value) in req.headers() {
+            head.extend_from_slice(name.as_str().as_bytes());
+            head.extend_from_slice(b": ");
+            head.extend_from_slice(value.as_bytes());
+            head.extend_from_slice(b"\r\n");
+        }
+        head.extend_from_slice(b"\r\n");
+        let limits = Limits {
+            max_head_size: head.len(),
+            max_headers: req.headers().len(),
+        };
+        match RequestParser::new(limits).parse(&head)? {
+            Some((request, _)) => Ok(request),
+            // The head written above always ends.
+            None => Err(RequestError::Malformed(Syntax::StartLine)),
+        }
     }
 }
 
@@ -209,7 +224,7 @@ mod tests {
         assert_eq!(from_http.target(), from_bytes.target());
         assert_eq!(from_http.host(), from_bytes.host());
         assert_eq!(from_http.key(), from_bytes.key());
-        assert_eq!(from_http.protocols(), from_bytes.protocols());
+        assert!(from_http.protocols().eq(from_bytes.protocols()));
         assert_eq!(from_http.extensions(), from_bytes.extensions());
         assert_eq!(from_http.origin(), from_bytes.origin());
         assert_eq!(from_http.header("cookie"), Some(&b"a=b"[..]));

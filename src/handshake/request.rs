@@ -1,33 +1,45 @@
 //! The server side: reading and checking a client's opening handshake
 //! (RFC 6455 §4.2.1), and answering one that fails the checks.
 
-use alloc::string::{String, ToString};
-use alloc::vec;
+use alloc::string::ToString;
 use alloc::vec::Vec;
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use core::fmt;
+use core::mem::MaybeUninit;
+use core::ops::Range;
 
-use super::head::{HeadScanner, ScanError, Syntax, own_headers, syntax_of};
-use super::header::{lists_contain, parse_extension_list, parse_token_list};
+use super::head::{HeadScanner, ScanError, Syntax, syntax_of, trim_ows};
+use super::header::{is_token, list_elements, lists_contain, parse_extension_list};
 use super::response::Reject;
-use super::{ExtensionOffer, Header, Limits, VERSION, header_values, is_valid_key};
+use super::{ExtensionOffer, Limits, VERSION, is_valid_key};
 
 /// A client's opening handshake that passed every check of RFC 6455 §4.2.1.
 ///
 /// Built by [`parse_request`]; answer it with [`Accept`](super::Accept) or
 /// [`Reject`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// It holds one copy of the head as received and the positions of its parts,
+/// so parsing a request allocates the same few buffers however many headers it
+/// has; the accessors borrow from that copy.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Request {
-    method: String,
-    target: String,
+    /// The head as received, from the request line to the empty line.
+    head: Bytes,
+    target: Range<usize>,
     /// Length of the path part of `target` (up to the `?`, if any).
     path_len: usize,
-    host: String,
-    origin: Option<String>,
-    key: String,
-    protocols: Vec<String>,
+    host: Range<usize>,
+    origin: Option<Range<usize>>,
+    key: Range<usize>,
     extensions: Vec<ExtensionOffer>,
-    headers: Vec<Header>,
+    fields: Vec<Field>,
+}
+
+/// Where one header line's name and (trimmed) value are in the head.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Field {
+    name: Range<usize>,
+    value: Range<usize>,
 }
 
 /// What was wrong with a client's opening handshake.
@@ -213,7 +225,7 @@ impl RequestError {
 /// let (req, n) = parse_request(head, &Limits::default()).unwrap().unwrap();
 /// assert_eq!(n, head.len());
 /// assert_eq!(req.path(), "/chat");
-/// assert_eq!(req.protocols(), ["chat", "superchat"]);
+/// assert_eq!(req.protocols().collect::<Vec<_>>(), ["chat", "superchat"]);
 /// ```
 pub fn parse_request(
     buf: &[u8],
@@ -233,6 +245,10 @@ pub struct RequestParser {
     limits: Limits,
 }
 
+/// Header slots on the stack: a browser sends about a dozen, so only an unusual
+/// request needs the heap for them.
+const STACK_HEADERS: usize = 32;
+
 impl RequestParser {
     /// A parser enforcing `limits`.
     pub fn new(limits: Limits) -> Self {
@@ -244,12 +260,25 @@ impl RequestParser {
 
     /// As [`parse_request`], resuming the scan where the previous call stopped.
     pub fn parse(&mut self, buf: &[u8]) -> Result<Option<(Request, usize)>, RequestError> {
+        let mut stack = [const { MaybeUninit::uninit() }; STACK_HEADERS];
+        if self.scanner.is_fresh()
+            && let Some(done) = self.parse_whole(buf, &mut stack)
+        {
+            return done.map(Some);
+        }
         let Some(end) = self.scanner.next_head(buf, &self.limits)? else {
             return Ok(None);
         };
-        let mut slots = vec![httparse::EMPTY_HEADER; end.headers];
-        let mut parsed = httparse::Request::new(&mut slots);
-        match parsed.parse(&buf[..end.len]) {
+        let head = &buf[..end.len];
+        let mut heap = Vec::new();
+        let slots: &mut [MaybeUninit<httparse::Header<'_>>] = if end.headers <= STACK_HEADERS {
+            &mut stack[..end.headers]
+        } else {
+            heap.resize_with(end.headers, MaybeUninit::uninit);
+            &mut heap
+        };
+        let mut parsed = httparse::Request::new(&mut []);
+        match parsed.parse_with_uninit_headers(head, slots) {
             Ok(httparse::Status::Complete(n)) if n == end.len => {}
             // The scanner found the empty line, so httparse must agree.
             Ok(_) => return Err(RequestError::Malformed(Syntax::StartLine)),
@@ -257,25 +286,123 @@ impl RequestParser {
             Err(httparse::Error::Version) => return Err(RequestError::HttpVersion),
             Err(e) => return Err(RequestError::Malformed(syntax_of(e))),
         }
-        let (Some(method), Some(target), Some(minor)) =
-            (parsed.method, parsed.path, parsed.version)
-        else {
-            return Err(RequestError::Malformed(Syntax::StartLine));
-        };
-        let request = Request::from_parts(method, target, minor, own_headers(parsed.headers))?;
+        let request = Request::from_httparse(head, &parsed)?;
         Ok(Some((request, end.len)))
+    }
+
+    /// The common case, a whole well-formed head in the first read, in one pass:
+    /// httparse alone, then the two rules it is laxer about than the scanner
+    /// (bare LF line ends, leading empty lines). `None` when that is not the
+    /// case; the scanner then reads `buf` and reports exactly what it would have
+    /// without this shortcut, so the result never depends on which path ran.
+    fn parse_whole<'b>(
+        &self,
+        buf: &'b [u8],
+        stack: &mut [MaybeUninit<httparse::Header<'b>>; STACK_HEADERS],
+    ) -> Option<Result<(Request, usize), RequestError>> {
+        let slots = &mut stack[..self.limits.max_headers.min(STACK_HEADERS)];
+        let mut parsed = httparse::Request::new(&mut []);
+        let Ok(httparse::Status::Complete(n)) = parsed.parse_with_uninit_headers(buf, slots) else {
+            return None;
+        };
+        let head = &buf[..n];
+        if n > self.limits.max_head_size
+            || matches!(head.first(), Some(b'\r' | b'\n'))
+            || memchr::memchr_iter(b'\n', head).any(|at| at == 0 || head[at - 1] != b'\r')
+        {
+            return None;
+        }
+        Some(Request::from_httparse(head, &parsed).map(|request| (request, n)))
     }
 }
 
-/// The single value of header `name`: `Ok(None)` if absent, `Err(())` if
-/// repeated.
-fn single<'a>(headers: &'a [Header], name: &'a str) -> Result<Option<&'a [u8]>, ()> {
-    let mut values = header_values(headers, name);
-    let first = values.next();
-    if values.next().is_some() {
-        return Err(());
+/// The headers RFC 6455 §4.2.1 gives a meaning to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Known {
+    Host,
+    Upgrade,
+    Connection,
+    Origin,
+    Key,
+    Version,
+    Protocol,
+    Extensions,
+}
+
+impl Known {
+    /// Which known header `name` is, if any; ASCII case-insensitive. The length
+    /// picks the one candidate, so each name is compared at most once.
+    fn of(name: &[u8]) -> Option<Known> {
+        let (known, spelled) = match name.len() {
+            4 => (Known::Host, "host"),
+            6 => (Known::Origin, "origin"),
+            7 => (Known::Upgrade, "upgrade"),
+            10 => (Known::Connection, "connection"),
+            17 => (Known::Key, "sec-websocket-key"),
+            21 => (Known::Version, "sec-websocket-version"),
+            22 => (Known::Protocol, "sec-websocket-protocol"),
+            24 => (Known::Extensions, "sec-websocket-extensions"),
+            _ => return None,
+        };
+        name.eq_ignore_ascii_case(spelled.as_bytes())
+            .then_some(known)
     }
-    Ok(first)
+}
+
+/// How often a header that may appear once was seen, and where.
+#[derive(Clone, Debug, Default)]
+enum Once {
+    #[default]
+    Absent,
+    One(Range<usize>),
+    Repeated,
+}
+
+impl Once {
+    fn see(&mut self, at: Range<usize>) {
+        *self = match self {
+            Once::Absent => Once::One(at),
+            _ => Once::Repeated,
+        };
+    }
+}
+
+/// How a list header (`Upgrade`, `Connection`) read: absent, present without
+/// the option the handshake needs, or with it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Listed {
+    #[default]
+    Absent,
+    Without,
+    With,
+}
+
+impl Listed {
+    fn see(&mut self, value: &[u8], option: &str) {
+        if *self != Listed::With {
+            // Usually the value is just the option; the list is split only if not.
+            *self = if value.eq_ignore_ascii_case(option.as_bytes())
+                || lists_contain(core::iter::once(value), option)
+            {
+                Listed::With
+            } else {
+                Listed::Without
+            };
+        }
+    }
+}
+
+/// What one pass over the header lines found.
+#[derive(Debug, Default)]
+struct Findings {
+    host: Once,
+    upgrade: Listed,
+    connection: Listed,
+    version: Once,
+    key: Once,
+    origin: Once,
+    protocols_valid: bool,
+    extensions_valid: bool,
 }
 
 /// Whether `v` is visible ASCII without the characters that would take it
@@ -298,20 +425,24 @@ pub(crate) fn is_origin_form(t: &str) -> bool {
     t.starts_with('/') && t.bytes().all(|b| b.is_ascii_graphic() && b != b'#')
 }
 
-/// Header values checked to be visible ASCII (so UTF-8).
-fn ascii(v: &[u8]) -> String {
-    String::from_utf8_lossy(v).into_owned()
+/// The position of `part`, a subslice of `whole`, within it.
+fn range_in(whole: &[u8], part: &[u8]) -> Range<usize> {
+    let start = part.as_ptr() as usize - whole.as_ptr() as usize;
+    start..start + part.len()
 }
 
 impl Request {
-    /// Checks a request line and headers against RFC 6455 §4.2.1. `minor` is
-    /// the HTTP/1.x minor version.
-    pub(crate) fn from_parts(
-        method: &str,
-        target: &str,
-        minor: u8,
-        headers: Vec<Header>,
+    /// Checks a request that httparse read from `head` against RFC 6455 §4.2.1.
+    fn from_httparse(
+        head: &[u8],
+        parsed: &httparse::Request<'_, '_>,
     ) -> Result<Request, RequestError> {
+        let (Some(method), Some(target), Some(minor)) =
+            (parsed.method, parsed.path, parsed.version)
+        else {
+            return Err(RequestError::Malformed(Syntax::StartLine));
+        };
+        let headers = &*parsed.headers;
         // Methods are case-sensitive (RFC 7231 §4.1).
         if method != "GET" {
             return Err(RequestError::MethodNotGet);
@@ -322,104 +453,143 @@ impl Request {
         if !is_origin_form(target) {
             return Err(RequestError::InvalidTarget);
         }
-        let host = single(&headers, "Host")
-            .map_err(|()| RequestError::DuplicateHost)?
-            .ok_or(RequestError::MissingHost)?;
-        if !is_host(host) {
-            return Err(RequestError::InvalidHost);
+        let mut found = Findings {
+            protocols_valid: true,
+            extensions_valid: true,
+            ..Findings::default()
+        };
+        let mut extensions = Vec::new();
+        let mut fields = Vec::with_capacity(headers.len());
+        for h in headers {
+            let value = trim_ows(h.value);
+            let at = range_in(head, value);
+            fields.push(Field {
+                name: range_in(head, h.name.as_bytes()),
+                value: at.clone(),
+            });
+            match Known::of(h.name.as_bytes()) {
+                None => {}
+                Some(Known::Host) => found.host.see(at),
+                Some(Known::Upgrade) => found.upgrade.see(value, "websocket"),
+                Some(Known::Connection) => found.connection.see(value, "Upgrade"),
+                Some(Known::Version) => found.version.see(at),
+                Some(Known::Key) => found.key.see(at),
+                Some(Known::Origin) => found.origin.see(at),
+                Some(Known::Protocol) => {
+                    found.protocols_valid &= list_elements(value).all(is_token);
+                }
+                Some(Known::Extensions) if found.extensions_valid => {
+                    found.extensions_valid = parse_extension_list(value, &mut extensions).is_ok();
+                }
+                Some(Known::Extensions) => {}
+            }
         }
-        let host = ascii(host);
-
-        if header_values(&headers, "Upgrade").next().is_none() {
-            return Err(RequestError::MissingUpgrade);
+        // The checks run in the order of RFC 6455 §4.2.1 whatever the order of
+        // the headers, so that a request with several faults always gets the
+        // same answer.
+        let host = match found.host {
+            Once::Absent => return Err(RequestError::MissingHost),
+            Once::Repeated => return Err(RequestError::DuplicateHost),
+            Once::One(at) if !is_host(&head[at.clone()]) => {
+                return Err(RequestError::InvalidHost);
+            }
+            Once::One(at) => at,
+        };
+        match found.upgrade {
+            Listed::Absent => return Err(RequestError::MissingUpgrade),
+            Listed::Without => return Err(RequestError::UpgradeNotWebSocket),
+            Listed::With => {}
         }
-        if !lists_contain(header_values(&headers, "Upgrade"), "websocket") {
-            return Err(RequestError::UpgradeNotWebSocket);
-        }
-        if header_values(&headers, "Connection").next().is_none() {
-            return Err(RequestError::MissingConnection);
-        }
-        if !lists_contain(header_values(&headers, "Connection"), "Upgrade") {
-            return Err(RequestError::ConnectionNotUpgrade);
+        match found.connection {
+            Listed::Absent => return Err(RequestError::MissingConnection),
+            Listed::Without => return Err(RequestError::ConnectionNotUpgrade),
+            Listed::With => {}
         }
         // The version comes before the key so that a client from an older
         // draft, whose key headers differ, learns which version to retry with.
-        let version = single(&headers, "Sec-WebSocket-Version")
-            .map_err(|()| RequestError::DuplicateVersion)?
-            .ok_or(RequestError::MissingVersion)?;
-        if version != VERSION.as_bytes() {
-            return Err(RequestError::UnsupportedVersion);
+        match found.version {
+            Once::Absent => return Err(RequestError::MissingVersion),
+            Once::Repeated => return Err(RequestError::DuplicateVersion),
+            Once::One(at) if head[at.clone()] != *VERSION.as_bytes() => {
+                return Err(RequestError::UnsupportedVersion);
+            }
+            Once::One(_) => {}
         }
-        let key = single(&headers, "Sec-WebSocket-Key")
-            .map_err(|()| RequestError::DuplicateKey)?
-            .ok_or(RequestError::MissingKey)?;
-        if !is_valid_key(key) {
-            return Err(RequestError::InvalidKey);
-        }
-        let key = ascii(key);
-
-        let origin = match single(&headers, "Origin").map_err(|()| RequestError::DuplicateOrigin)? {
-            Some(o) if !is_origin(o) => return Err(RequestError::InvalidOrigin),
-            Some(o) => Some(ascii(o)),
-            None => None,
+        let key = match found.key {
+            Once::Absent => return Err(RequestError::MissingKey),
+            Once::Repeated => return Err(RequestError::DuplicateKey),
+            Once::One(at) if !is_valid_key(&head[at.clone()]) => {
+                return Err(RequestError::InvalidKey);
+            }
+            Once::One(at) => at,
         };
-        let mut protocols = Vec::new();
-        for v in header_values(&headers, "Sec-WebSocket-Protocol") {
-            parse_token_list(v, &mut protocols).map_err(|()| RequestError::InvalidProtocol)?;
+        let origin = match found.origin {
+            Once::Absent => None,
+            Once::Repeated => return Err(RequestError::DuplicateOrigin),
+            Once::One(at) if !is_origin(&head[at.clone()]) => {
+                return Err(RequestError::InvalidOrigin);
+            }
+            Once::One(at) => Some(at),
+        };
+        if !found.protocols_valid {
+            return Err(RequestError::InvalidProtocol);
         }
-        let mut extensions = Vec::new();
-        for v in header_values(&headers, "Sec-WebSocket-Extensions") {
-            parse_extension_list(v, &mut extensions)
-                .map_err(|_| RequestError::InvalidExtensions)?;
+        if !found.extensions_valid {
+            return Err(RequestError::InvalidExtensions);
         }
         Ok(Request {
-            method: String::from(method),
-            target: String::from(target),
+            head: Bytes::copy_from_slice(head),
+            target: range_in(head, target.as_bytes()),
             path_len: target.find('?').unwrap_or(target.len()),
             host,
             origin,
             key,
-            protocols,
             extensions,
-            headers,
+            fields,
         })
+    }
+
+    /// The part of the head at `at`, which the checks found to be visible
+    /// ASCII (or a token), so UTF-8.
+    fn text(&self, at: &Range<usize>) -> &str {
+        core::str::from_utf8(&self.head[at.clone()]).unwrap_or_default()
     }
 
     /// The request method; always `GET`.
     pub fn method(&self) -> &str {
-        &self.method
+        "GET"
     }
 
     /// The request target as sent: path and query, such as `/chat?room=1`.
     pub fn target(&self) -> &str {
-        &self.target
+        self.text(&self.target)
     }
 
     /// The path part of the target, such as `/chat`. Not percent-decoded.
     pub fn path(&self) -> &str {
-        &self.target[..self.path_len]
+        &self.target()[..self.path_len]
     }
 
     /// The query part of the target without its `?`, if there was a `?`.
     /// Not percent-decoded.
     pub fn query(&self) -> Option<&str> {
-        self.target.get(self.path_len + 1..)
+        self.target().get(self.path_len + 1..)
     }
 
     /// The `Host` header: the host and port the client asked for.
     pub fn host(&self) -> &str {
-        &self.host
+        self.text(&self.host)
     }
 
     /// The `Origin` header, which browsers always send and other clients
     /// usually do not. See [`Origins`](super::Origins) for checking it.
     pub fn origin(&self) -> Option<&str> {
-        self.origin.as_deref()
+        self.origin.as_ref().map(|at| self.text(at))
     }
 
     /// The `Sec-WebSocket-Key` header, still base64 encoded.
     pub fn key(&self) -> &str {
-        &self.key
+        self.text(&self.key)
     }
 
     /// The `Sec-WebSocket-Version` the client asked for; always 13.
@@ -429,8 +599,23 @@ impl Request {
 
     /// The subprotocols the client offered, in its order of preference, from
     /// every `Sec-WebSocket-Protocol` header line.
-    pub fn protocols(&self) -> &[String] {
-        &self.protocols
+    ///
+    /// ```
+    /// # use sockless::handshake::{parse_request, Limits};
+    /// # let head = b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\
+    /// #     Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+    /// #     Sec-WebSocket-Version: 13\r\n\
+    /// #     Sec-WebSocket-Protocol: v2.chat, v1.chat\r\n\r\n";
+    /// # let (req, _) = parse_request(head, &Limits::default()).unwrap().unwrap();
+    /// let ours = ["v1.chat", "v2.chat"];
+    /// let chosen = req.protocols().find(|p| ours.contains(p));
+    /// assert_eq!(chosen, Some("v2.chat"));
+    /// ```
+    pub fn protocols(&self) -> impl Iterator<Item = &str> + Clone + '_ {
+        self.header_all("Sec-WebSocket-Protocol")
+            .flat_map(list_elements)
+            // Checked to be tokens, so ASCII.
+            .filter_map(|p| core::str::from_utf8(p).ok())
     }
 
     /// The extensions the client offered, in order, from every
@@ -439,20 +624,49 @@ impl Request {
         &self.extensions
     }
 
-    /// Every header of the request, in order, with its original name case.
-    pub fn headers(&self) -> &[Header] {
-        &self.headers
+    /// Every header of the request, in order, as `(name, value)`: the name with
+    /// its original case (compare it ASCII case-insensitively), the value
+    /// without surrounding whitespace and not necessarily UTF-8.
+    pub fn headers(&self) -> impl ExactSizeIterator<Item = (&str, &[u8])> + Clone + '_ {
+        self.fields
+            .iter()
+            .map(|f| (self.text(&f.name), &self.head[f.value.clone()]))
     }
 
     /// The value of the first header called `name` (ASCII case-insensitive).
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        header_values(&self.headers, name).next()
+        self.fields
+            .iter()
+            .find(|f| self.head[f.name.clone()].eq_ignore_ascii_case(name.as_bytes()))
+            .map(|f| &self.head[f.value.clone()])
     }
 
     /// The values of every header called `name` (ASCII case-insensitive), in
     /// order.
-    pub fn header_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        header_values(&self.headers, name)
+    pub fn header_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + Clone + 'a {
+        self.fields
+            .iter()
+            .filter(move |f| self.head[f.name.clone()].eq_ignore_ascii_case(name.as_bytes()))
+            .map(|f| &self.head[f.value.clone()])
+    }
+
+    /// The head as received: the request line and every header line, up to and
+    /// including the empty line that ends it.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.head
+    }
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("target", &self.target())
+            .field("host", &self.host())
+            .field("origin", &self.origin())
+            .field("key", &self.key())
+            .field("extensions", &self.extensions)
+            .field("head", &self.head)
+            .finish()
     }
 }
 
@@ -533,10 +747,10 @@ pub(crate) mod tests {
         assert_eq!(req.origin(), Some("http://example.com"));
         assert_eq!(req.key(), "dGhlIHNhbXBsZSBub25jZQ==");
         assert_eq!(req.version(), 13);
-        assert_eq!(req.protocols(), ["chat", "superchat"]);
+        assert_eq!(req.protocols().collect::<Vec<_>>(), ["chat", "superchat"]);
         assert!(req.extensions().is_empty());
         assert_eq!(req.headers().len(), 7);
-        assert_eq!(req.headers()[0].name, "Host");
+        assert_eq!(req.headers().next().unwrap().0, "Host");
         assert_eq!(
             req.header("sec-websocket-protocol"),
             Some(&b"chat, superchat"[..])
@@ -771,7 +985,7 @@ pub(crate) mod tests {
             h.push(("sec-websocket-protocol", "v2.json"));
         });
         assert_eq!(
-            parse(&head).unwrap().protocols(),
+            parse(&head).unwrap().protocols().collect::<Vec<_>>(),
             ["chat", "superchat", "v2.json"]
         );
     }
@@ -917,13 +1131,13 @@ pub(crate) mod tests {
     /// `parse_request` each time and to one `RequestParser`; both must agree
     /// with parsing the whole buffer at once.
     fn assert_chunking_invariant(buf: &[u8], limits: &Limits) {
-        let whole = parse_request(buf, limits).map(|o| o.map(|(r, n)| (r.headers().to_vec(), n)));
+        let whole = parse_request(buf, limits).map(|o| o.map(|(r, n)| (r.as_bytes().to_vec(), n)));
         let mut parser = RequestParser::new(*limits);
         for end in 0..=buf.len() {
             let fresh = parse_request(&buf[..end], limits);
             let resumed = parser.parse(&buf[..end]);
-            let fresh = fresh.map(|o| o.map(|(r, n)| (r.headers().to_vec(), n)));
-            let resumed = resumed.map(|o| o.map(|(r, n)| (r.headers().to_vec(), n)));
+            let fresh = fresh.map(|o| o.map(|(r, n)| (r.as_bytes().to_vec(), n)));
+            let resumed = resumed.map(|o| o.map(|(r, n)| (r.as_bytes().to_vec(), n)));
             assert_eq!(fresh, resumed, "at {end}");
             if fresh != Ok(None) {
                 assert_eq!(fresh, whole, "stopped early at {end}");
@@ -962,6 +1176,44 @@ pub(crate) mod tests {
         for (buf, limits) in cases {
             assert_chunking_invariant(buf, limits);
         }
+    }
+
+    #[test]
+    fn whole_head_in_one_read_keeps_the_scanners_rules() {
+        // httparse alone would take each of these; the scanner's answer wins.
+        let cases: &[(&[u8], RequestError)] = &[
+            (
+                b"\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+                RequestError::Malformed(Syntax::EmptyStartLine),
+            ),
+            (
+                b"GET / HTTP/1.1\nHost: a\r\n\r\n",
+                RequestError::Malformed(Syntax::BareLf),
+            ),
+            (
+                b"GET / HTTP/1.1\r\nHost: a\r\n\n",
+                RequestError::Malformed(Syntax::BareLf),
+            ),
+        ];
+        for (head, error) in cases {
+            assert_eq!(parse_request(head, &Limits::default()), Err(error.clone()));
+        }
+        let few = Limits {
+            max_headers: 6,
+            ..Limits::default()
+        };
+        assert_eq!(
+            parse_request(RFC_REQUEST, &few),
+            Err(RequestError::TooManyHeaders)
+        );
+        let small = Limits {
+            max_head_size: RFC_REQUEST.len() - 1,
+            ..Limits::default()
+        };
+        assert_eq!(
+            parse_request(RFC_REQUEST, &small),
+            Err(RequestError::HeadTooLarge)
+        );
     }
 
     #[test]
