@@ -18,7 +18,7 @@ use crate::config::{Config, Role};
 use crate::error::{Error, ProtocolError, Rejection, SendError};
 use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, OpCode, apply_mask};
 use crate::handshake::{
-    self, Accept, ClientOptions, Negotiated, Reject, Request, RequestParser, Response,
+    self, Accept, ClientOptions, HeadScanner, Negotiated, Reject, Request, Response,
     ResponseParser, Uri,
 };
 use crate::message::{
@@ -106,8 +106,9 @@ pub enum State {
 /// Where the connection is, with what each stage needs.
 #[derive(Debug)]
 enum Phase {
-    /// Server: reading the upgrade request head (the parser resumes where it stopped).
-    AwaitRequest(Box<RequestParser>),
+    /// Server: reading the upgrade request head (the scan resumes where it stopped; the
+    /// limits are the config's).
+    AwaitRequest(HeadScanner),
     /// Server: the request went to the application, which must accept or reject it.
     AwaitDecision(Arc<Request>),
     /// Client: the request is queued; reading the response head.
@@ -249,8 +250,12 @@ impl Connection {
 
     /// A server connection that starts by reading the client's HTTP upgrade request.
     pub fn server(config: Config) -> Connection {
-        let parser = Box::new(RequestParser::new(config.handshake_limits));
-        Connection::new(Role::Server, config, Phase::AwaitRequest(parser), None)
+        Connection::new(
+            Role::Server,
+            config,
+            Phase::AwaitRequest(HeadScanner::default()),
+            None,
+        )
     }
 
     /// A client connection to `uri`; the upgrade request is queued in
@@ -649,10 +654,10 @@ impl Connection {
     // ---- opening handshake ----
 
     fn read_request(&mut self) -> Result<Option<Event>, Error> {
-        let Phase::AwaitRequest(parser) = &mut self.phase else {
+        let Phase::AwaitRequest(scanner) = &mut self.phase else {
             unreachable!("read_request runs in AwaitRequest")
         };
-        match parser.parse(&self.input) {
+        match handshake::resume_request(scanner, &self.config.handshake_limits, &self.input) {
             Ok(Some((request, n))) => {
                 self.input.advance(n);
                 let request = Arc::new(request);

@@ -79,13 +79,24 @@ pub(crate) struct HeadEnd {
 
 /// Incremental state for delimiting one head. The buffer passed to each call
 /// must start with the same bytes as the one before.
+///
+/// Positions are kept as `u32` so that a server connection waiting for its
+/// request holds the scanner inline, without a heap allocation; only the first
+/// 4 GiB of a buffer are ever scanned, far beyond any sensible head limit.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct HeadScanner {
     /// Next byte not yet looked at.
-    pos: usize,
+    pos: u32,
     /// Start of the line being read.
-    line_start: usize,
+    line_start: u32,
     /// Complete lines seen so far, the start line included.
+    lines: u32,
+}
+
+/// [`HeadScanner`]'s state widened for the scan itself.
+struct Progress {
+    pos: usize,
+    line_start: usize,
     lines: usize,
 }
 
@@ -116,12 +127,38 @@ impl HeadScanner {
     ) -> Result<Option<HeadEnd>, ScanError> {
         // Bytes past the limit can never belong to an acceptable head, so they
         // are not even looked at.
-        let window = &buf[..buf.len().min(limits.max_head_size)];
+        let window = &buf[..buf.len().min(limits.max_head_size).min(u32::MAX as usize)];
+        let mut progress = Progress {
+            pos: self.pos as usize,
+            line_start: self.line_start as usize,
+            lines: self.lines as usize,
+        };
         // A shorter buffer than last time means the caller broke the contract;
         // starting over is the only safe reading of it.
-        if self.pos > window.len() {
-            *self = HeadScanner::default();
+        if progress.pos > window.len() {
+            progress = Progress {
+                pos: 0,
+                line_start: 0,
+                lines: 0,
+            };
         }
+        let result = progress.scan(window, limits);
+        // Every position is within `window`, which is at most u32::MAX long.
+        let narrow = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        *self = HeadScanner {
+            pos: narrow(progress.pos),
+            line_start: narrow(progress.line_start),
+            lines: narrow(progress.lines),
+        };
+        match result {
+            Ok(None) if buf.len() > limits.max_head_size => Err(ScanError::TooLarge),
+            other => other,
+        }
+    }
+}
+
+impl Progress {
+    fn scan(&mut self, window: &[u8], limits: &Limits) -> Result<Option<HeadEnd>, ScanError> {
         while let Some(off) = memchr::memchr2(b'\n', 0, &window[self.pos..]) {
             let at = self.pos + off;
             self.pos = at + 1;
@@ -155,9 +192,6 @@ impl HeadScanner {
             }
         }
         self.pos = window.len();
-        if buf.len() > limits.max_head_size {
-            return Err(ScanError::TooLarge);
-        }
         Ok(None)
     }
 }

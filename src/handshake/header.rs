@@ -8,14 +8,95 @@ use core::fmt;
 
 use super::head::trim_ows;
 
+/// A byte that may appear in an HTTP token (`tchar`, RFC 7230 §3.2.6).
+pub(crate) const TCHAR: u8 = 1;
+/// Visible ASCII (`VCHAR`), 0x21 to 0x7E.
+pub(crate) const VISIBLE: u8 = 2;
+/// Visible ASCII that can be part of a `host[:port]` authority: not `/?#@\`.
+pub(crate) const AUTHORITY: u8 = 4;
+/// A base64 digit (RFC 4648 §4): letters, digits, `+` and `/`.
+pub(crate) const BASE64: u8 = 8;
+
+/// The classes above for each byte value, so that checking a header value is a
+/// table lookup per byte instead of a chain of comparisons.
+static CLASSES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0x21;
+    while b < 0x7f {
+        let c = b as u8;
+        let mut class = VISIBLE;
+        if c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            )
+        {
+            class |= TCHAR;
+        }
+        if !matches!(c, b'/' | b'?' | b'#' | b'@' | b'\\') {
+            class |= AUTHORITY;
+        }
+        if c.is_ascii_alphanumeric() || c == b'+' || c == b'/' {
+            class |= BASE64;
+        }
+        table[b] = class;
+        b += 1;
+    }
+    table
+};
+
+/// Whether every byte of `s` is in `class` (one of the constants above).
+#[inline]
+pub(crate) fn all_in(s: &[u8], class: u8) -> bool {
+    s.iter().all(|&b| CLASSES[usize::from(b)] & class != 0)
+}
+
 /// Whether `b` may appear in an HTTP token (`tchar`, RFC 7230 §3.2.6).
+#[inline]
 pub(crate) fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    CLASSES[usize::from(b)] & TCHAR != 0
+}
+
+/// Whether `name` equals `lower`, a lowercase spelling of letters, digits and
+/// `-`, ignoring ASCII case. Exact for header names and values that passed
+/// httparse: setting bit 5 maps only `A-Z` onto `a-z`, and the other bytes it
+/// could map onto a digit or `-` are control characters httparse refuses.
+/// Compares eight bytes at a time, since the names compared are 4 to 24 long.
+#[inline]
+pub(crate) fn eq_lowercase(name: &[u8], lower: &[u8]) -> bool {
+    if name.len() != lower.len() {
+        return false;
+    }
+    let mut a = name.chunks_exact(8);
+    let mut b = lower.chunks_exact(8);
+    let word = |c: &[u8]| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+    for (x, y) in (&mut a).zip(&mut b) {
+        if word(x) | 0x2020_2020_2020_2020 != word(y) {
+            return false;
+        }
+    }
+    a.remainder()
+        .iter()
+        .zip(b.remainder())
+        .all(|(&x, &y)| x | 0x20 == y)
 }
 
 /// Whether `s` is a non-empty HTTP token.
 pub(crate) fn is_token(s: &[u8]) -> bool {
-    !s.is_empty() && s.iter().all(|&b| is_tchar(b))
+    !s.is_empty() && all_in(s, TCHAR)
 }
 
 /// Whether `v` may be sent as a header value: no control characters other
@@ -367,6 +448,47 @@ mod tests {
     use super::*;
     use alloc::string::ToString;
     use alloc::vec;
+
+    #[test]
+    fn byte_classes_match_their_grammar_for_every_byte() {
+        for b in 0..=255u8 {
+            let tchar = b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+            assert_eq!(is_tchar(b), tchar, "{b:#x}");
+            assert_eq!(all_in(&[b], VISIBLE), b.is_ascii_graphic(), "{b:#x}");
+            let authority = b.is_ascii_graphic() && !b"/?#@\\".contains(&b);
+            assert_eq!(all_in(&[b], AUTHORITY), authority, "{b:#x}");
+            let base64 = b.is_ascii_alphanumeric() || b == b'+' || b == b'/';
+            assert_eq!(all_in(&[b], BASE64), base64, "{b:#x}");
+        }
+    }
+
+    #[test]
+    fn lowercase_comparison_ignores_case_of_tokens_only() {
+        for known in [
+            "host",
+            "sec-websocket-extensions",
+            "sec-websocket-version",
+            "websocket",
+        ] {
+            assert!(eq_lowercase(known.as_bytes(), known.as_bytes()));
+            assert!(eq_lowercase(
+                known.to_ascii_uppercase().as_bytes(),
+                known.as_bytes()
+            ));
+            let mut other = known.as_bytes().to_vec();
+            *other.last_mut().unwrap() ^= 1;
+            assert!(!eq_lowercase(&other, known.as_bytes()));
+            assert!(!eq_lowercase(&known.as_bytes()[1..], known.as_bytes()));
+        }
+        // Every token byte that is not a letter keeps its identity.
+        for b in 0..=255u8 {
+            if is_tchar(b) && !b.is_ascii_alphabetic() {
+                for l in b"abcdefghijklmnopqrstuvwxyz0123456789-" {
+                    assert_eq!(eq_lowercase(&[b], &[*l]), b == *l, "{b:#x} vs {l}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn token_chars_follow_rfc_7230() {

@@ -62,6 +62,8 @@ pub use header::{ExtensionOffer, ExtensionParam, ExtensionSyntaxError, InvalidHe
 pub use http_interop::http_request;
 pub use origin::Origins;
 pub use request::{Request, RequestError, RequestParser, parse_request};
+pub(crate) use head::HeadScanner;
+pub(crate) use request::resume_request;
 pub use response::{
     Accept, AcceptError, Negotiated, Reject, Response, ResponseError, ResponseParser,
     parse_response, reason_phrase, validate_response,
@@ -199,9 +201,8 @@ pub fn generate_key(rng: &mut impl rand_core::Rng) -> [u8; 24] {
 /// characters of 6 bits each, a 22nd that carries only the last 2 bits of the
 /// 16th byte (its low 4 bits zero, as canonical base64 requires), and `==`.
 pub(crate) fn is_valid_key(key: &[u8]) -> bool {
-    let is_base64 = |b: &u8| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/';
     key.len() == 24
-        && key[..21].iter().all(is_base64)
+        && header::all_in(&key[..21], header::BASE64)
         && matches!(key[21], b'A' | b'Q' | b'g' | b'w')
         && key[22..] == *b"=="
 }

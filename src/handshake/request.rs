@@ -9,7 +9,10 @@ use core::mem::MaybeUninit;
 use core::ops::Range;
 
 use super::head::{HeadScanner, ScanError, Syntax, syntax_of, trim_ows};
-use super::header::{is_token, list_elements, lists_contain, parse_extension_list};
+use super::header::{
+    AUTHORITY, VISIBLE, all_in, eq_lowercase, is_token, list_elements, lists_contain,
+    parse_extension_list,
+};
 use super::response::Reject;
 use super::{ExtensionOffer, Limits, VERSION, is_valid_key};
 
@@ -260,60 +263,88 @@ impl RequestParser {
 
     /// As [`parse_request`], resuming the scan where the previous call stopped.
     pub fn parse(&mut self, buf: &[u8]) -> Result<Option<(Request, usize)>, RequestError> {
-        let mut stack = [const { MaybeUninit::uninit() }; STACK_HEADERS];
-        if self.scanner.is_fresh()
-            && let Some(done) = self.parse_whole(buf, &mut stack)
-        {
-            return done.map(Some);
-        }
-        let Some(end) = self.scanner.next_head(buf, &self.limits)? else {
-            return Ok(None);
-        };
-        let head = &buf[..end.len];
-        let mut heap = Vec::new();
-        let slots: &mut [MaybeUninit<httparse::Header<'_>>] = if end.headers <= STACK_HEADERS {
-            &mut stack[..end.headers]
-        } else {
-            heap.resize_with(end.headers, MaybeUninit::uninit);
-            &mut heap
-        };
-        let mut parsed = httparse::Request::new(&mut []);
-        match parsed.parse_with_uninit_headers(head, slots) {
-            Ok(httparse::Status::Complete(n)) if n == end.len => {}
-            // The scanner found the empty line, so httparse must agree.
-            Ok(_) => return Err(RequestError::Malformed(Syntax::StartLine)),
-            // Also covers "HTTP/2.0" and friends: a version we do not speak.
-            Err(httparse::Error::Version) => return Err(RequestError::HttpVersion),
-            Err(e) => return Err(RequestError::Malformed(syntax_of(e))),
-        }
-        let request = Request::from_httparse(head, &parsed)?;
-        Ok(Some((request, end.len)))
+        resume_request(&mut self.scanner, &self.limits, buf)
     }
+}
 
-    /// The common case, a whole well-formed head in the first read, in one pass:
-    /// httparse alone, then the two rules it is laxer about than the scanner
-    /// (bare LF line ends, leading empty lines). `None` when that is not the
-    /// case; the scanner then reads `buf` and reports exactly what it would have
-    /// without this shortcut, so the result never depends on which path ran.
-    fn parse_whole<'b>(
-        &self,
-        buf: &'b [u8],
-        stack: &mut [MaybeUninit<httparse::Header<'b>>; STACK_HEADERS],
-    ) -> Option<Result<(Request, usize), RequestError>> {
-        let slots = &mut stack[..self.limits.max_headers.min(STACK_HEADERS)];
-        let mut parsed = httparse::Request::new(&mut []);
-        let Ok(httparse::Status::Complete(n)) = parsed.parse_with_uninit_headers(buf, slots) else {
-            return None;
-        };
-        let head = &buf[..n];
-        if n > self.limits.max_head_size
-            || matches!(head.first(), Some(b'\r' | b'\n'))
-            || memchr::memchr_iter(b'\n', head).any(|at| at == 0 || head[at - 1] != b'\r')
-        {
-            return None;
-        }
-        Some(Request::from_httparse(head, &parsed).map(|request| (request, n)))
+/// [`RequestParser::parse`] on a scanner kept elsewhere (inline in a server
+/// connection that waits for its request).
+pub(crate) fn resume_request(
+    scanner: &mut HeadScanner,
+    limits: &Limits,
+    buf: &[u8],
+) -> Result<Option<(Request, usize)>, RequestError> {
+    let mut stack = [const { MaybeUninit::uninit() }; STACK_HEADERS];
+    if scanner.is_fresh()
+        && let Some(done) = parse_whole(limits, buf, &mut stack)
+    {
+        return done.map(Some);
     }
+    let Some(end) = scanner.next_head(buf, limits)? else {
+        return Ok(None);
+    };
+    let head = &buf[..end.len];
+    let mut heap = Vec::new();
+    let slots: &mut [MaybeUninit<httparse::Header<'_>>] = if end.headers <= STACK_HEADERS {
+        &mut stack[..end.headers]
+    } else {
+        heap.resize_with(end.headers, MaybeUninit::uninit);
+        &mut heap
+    };
+    let mut parsed = httparse::Request::new(&mut []);
+    match parsed.parse_with_uninit_headers(head, slots) {
+        Ok(httparse::Status::Complete(n)) if n == end.len => {}
+        // The scanner found the empty line, so httparse must agree.
+        Ok(_) => return Err(RequestError::Malformed(Syntax::StartLine)),
+        // Also covers "HTTP/2.0" and friends: a version we do not speak.
+        Err(httparse::Error::Version) => return Err(RequestError::HttpVersion),
+        Err(e) => return Err(RequestError::Malformed(syntax_of(e))),
+    }
+    let request = Request::from_httparse(head, &parsed)?;
+    Ok(Some((request, end.len)))
+}
+
+/// The common case, a whole well-formed head in the first read, in one pass:
+/// httparse alone, then the two rules it is laxer about than the scanner
+/// (bare LF line ends, leading empty lines). `None` when that is not the
+/// case; the scanner then reads `buf` and reports exactly what it would have
+/// without this shortcut, so the result never depends on which path ran.
+fn parse_whole<'b>(
+    limits: &Limits,
+    buf: &'b [u8],
+    stack: &mut [MaybeUninit<httparse::Header<'b>>; STACK_HEADERS],
+) -> Option<Result<(Request, usize), RequestError>> {
+    let slots = &mut stack[..limits.max_headers.min(STACK_HEADERS)];
+    let mut parsed = httparse::Request::new(&mut []);
+    let Ok(httparse::Status::Complete(n)) = parsed.parse_with_uninit_headers(buf, slots) else {
+        return None;
+    };
+    let head = &buf[..n];
+    if n > limits.max_head_size
+        || matches!(head.first(), Some(b'\r' | b'\n'))
+        || !lines_end_in_crlf(head, &parsed)
+    {
+        return None;
+    }
+    Some(Request::from_httparse(head, &parsed).map(|request| (request, n)))
+}
+
+/// Whether every line of a head httparse accepted ends in CR LF rather than a
+/// bare LF. httparse ends each line right after the version or the value (and
+/// any trailing whitespace), with CR LF or LF, so one look past each suffices.
+fn lines_end_in_crlf(head: &[u8], parsed: &httparse::Request<'_, '_>) -> bool {
+    let crlf_after = |part: &[u8]| {
+        let rest = &head[range_in(head, part).end..];
+        rest.iter().find(|&&b| b != b' ' && b != b'\t') == Some(&b'\r')
+    };
+    // The request line ends with `HTTP/1.x`, 8 bytes after the target and a space.
+    let request_line = parsed.path.is_some_and(|target| {
+        let end = range_in(head, target.as_bytes()).end + 9;
+        head.get(end) == Some(&b'\r')
+    });
+    request_line
+        && parsed.headers.iter().all(|h| crlf_after(h.value))
+        && head.ends_with(b"\r\n\r\n")
 }
 
 /// The headers RFC 6455 §4.2.1 gives a meaning to.
@@ -344,8 +375,7 @@ impl Known {
             24 => (Known::Extensions, "sec-websocket-extensions"),
             _ => return None,
         };
-        name.eq_ignore_ascii_case(spelled.as_bytes())
-            .then_some(known)
+        eq_lowercase(name, spelled.as_bytes()).then_some(known)
     }
 }
 
@@ -381,7 +411,7 @@ impl Listed {
     fn see(&mut self, value: &[u8], option: &str) {
         if *self != Listed::With {
             // Usually the value is just the option; the list is split only if not.
-            *self = if value.eq_ignore_ascii_case(option.as_bytes())
+            *self = if eq_lowercase(value, option.as_bytes())
                 || lists_contain(core::iter::once(value), option)
             {
                 Listed::With
@@ -408,15 +438,13 @@ struct Findings {
 /// Whether `v` is visible ASCII without the characters that would take it
 /// outside an authority (`host[:port]`).
 fn is_host(v: &[u8]) -> bool {
-    !v.is_empty()
-        && v.iter()
-            .all(|&b| b.is_ascii_graphic() && !b"/?#@\\".contains(&b))
+    !v.is_empty() && all_in(v, AUTHORITY)
 }
 
 /// Whether `v` could be an origin (`scheme://host[:port]` or `null`): visible
 /// ASCII only, since browsers send origins in their ASCII serialization.
 fn is_origin(v: &[u8]) -> bool {
-    !v.is_empty() && v.iter().all(|b| b.is_ascii_graphic())
+    !v.is_empty() && all_in(v, VISIBLE)
 }
 
 /// Whether `t` is origin-form: `/path[?query]` with only visible ASCII and no
@@ -425,10 +453,14 @@ pub(crate) fn is_origin_form(t: &str) -> bool {
     t.starts_with('/') && t.bytes().all(|b| b.is_ascii_graphic() && b != b'#')
 }
 
-/// The position of `part`, a subslice of `whole`, within it.
+/// The position of `part`, a subslice of `whole`, within it. An empty `part`
+/// that does not point into `whole` is placed at its end.
 fn range_in(whole: &[u8], part: &[u8]) -> Range<usize> {
-    let start = part.as_ptr() as usize - whole.as_ptr() as usize;
-    start..start + part.len()
+    let start = (part.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize);
+    match start.checked_add(part.len()) {
+        Some(end) if end <= whole.len() => start..end,
+        _ => whole.len()..whole.len(),
+    }
 }
 
 impl Request {
@@ -471,7 +503,7 @@ impl Request {
                 None => {}
                 Some(Known::Host) => found.host.see(at),
                 Some(Known::Upgrade) => found.upgrade.see(value, "websocket"),
-                Some(Known::Connection) => found.connection.see(value, "Upgrade"),
+                Some(Known::Connection) => found.connection.see(value, "upgrade"),
                 Some(Known::Version) => found.version.see(at),
                 Some(Known::Key) => found.key.see(at),
                 Some(Known::Origin) => found.origin.see(at),
