@@ -634,7 +634,11 @@ impl Driver {
 
     fn accept(&mut self, how: u8) {
         let offered: Vec<&str> = self.request.iter().flat_map(|r| r.protocols()).collect();
-        let offered_ext = self.request.as_ref().map(|r| r.extensions()).unwrap_or(&[]);
+        let offered_ext = self
+            .request
+            .as_ref()
+            .map(|r| r.extensions())
+            .unwrap_or_default();
         let (accept, protocol, ok) = match how % 6 {
             0 => (Accept::new(), None, true),
             1 => match offered.first() {

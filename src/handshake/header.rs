@@ -2,6 +2,7 @@
 //! lists (RFC 7230 §3.2.6, §7) and the `Sec-WebSocket-Extensions` value
 //! (RFC 6455 §9.1).
 
+use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
@@ -397,6 +398,38 @@ pub(crate) fn parse_extension_list(
     value: &[u8],
     out: &mut Vec<ExtensionOffer>,
 ) -> Result<(), ExtensionSyntaxError> {
+    walk_extension_list(value, |piece| match piece {
+        ExtensionPiece::Extension(name) => out.push(ExtensionOffer::new(name)),
+        ExtensionPiece::Param(name, value) => {
+            if let Some(offer) = out.last_mut() {
+                offer.params.push(ExtensionParam {
+                    name: String::from(name),
+                    value: value.map(Cow::into_owned),
+                });
+            }
+        }
+    })
+}
+
+/// Whether a `Sec-WebSocket-Extensions` value follows RFC 6455 §9.1, without
+/// building the offers (nothing is allocated unless a value is quoted).
+pub(crate) fn is_extension_list(value: &[u8]) -> bool {
+    walk_extension_list(value, |_| {}).is_ok()
+}
+
+/// One piece of an extension list, in order: each extension's name, then its
+/// parameters.
+enum ExtensionPiece<'a> {
+    Extension(&'a str),
+    Param(&'a str, Option<Cow<'a, str>>),
+}
+
+/// Reads an extension list (grammar at [`parse_extension_list`]), handing each
+/// piece to `visit` as it is read.
+fn walk_extension_list<'a>(
+    value: &'a [u8],
+    mut visit: impl FnMut(ExtensionPiece<'a>),
+) -> Result<(), ExtensionSyntaxError> {
     let mut c = Cursor {
         bytes: value,
         pos: 0,
@@ -411,7 +444,7 @@ pub(crate) fn parse_extension_list(
         if c.peek().is_none() {
             return Ok(());
         }
-        let mut offer = ExtensionOffer::new(c.token()?);
+        visit(ExtensionPiece::Extension(c.token()?));
         loop {
             c.skip_ows();
             match c.peek() {
@@ -420,15 +453,15 @@ pub(crate) fn parse_extension_list(
                 Some(_) => return Err(ExtensionSyntaxError),
             }
             c.skip_ows();
-            let name = String::from(c.token()?);
+            let name = c.token()?;
             c.skip_ows();
             let value = if c.peek() == Some(b'=') {
                 c.pos += 1;
                 c.skip_ows();
                 let v = if c.peek() == Some(b'"') {
-                    c.quoted()?
+                    Cow::Owned(c.quoted()?)
                 } else {
-                    String::from(c.token()?)
+                    Cow::Borrowed(c.token()?)
                 };
                 if !is_token(v.as_bytes()) {
                     return Err(ExtensionSyntaxError);
@@ -437,9 +470,8 @@ pub(crate) fn parse_extension_list(
             } else {
                 None
             };
-            offer.params.push(ExtensionParam { name, value });
+            visit(ExtensionPiece::Param(name, value));
         }
-        out.push(offer);
     }
 }
 

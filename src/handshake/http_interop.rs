@@ -15,7 +15,7 @@ use bytes::Bytes;
 use super::client::ClientOptions;
 use super::header::InvalidHeader;
 use super::request::{Request, RequestError, RequestParser};
-use super::response::{ACCEPT_RESERVED, Accept, AcceptError, Response, ResponseError};
+use super::response::{Accept, AcceptError, Response, ResponseError};
 use super::{Header, Limits, Syntax, Uri, accept_key};
 
 fn own_headers(map: &http::HeaderMap) -> Vec<Header> {
@@ -118,7 +118,7 @@ impl Accept {
     /// assert_eq!(resp.headers()["sec-websocket-accept"], "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
     /// ```
     pub fn to_http_response(&self, req: &Request) -> Result<http::Response<()>, AcceptError> {
-        self.check(req.protocols(), req.extensions(), ACCEPT_RESERVED)?;
+        self.check_request(req)?;
         let mut resp = http::Response::new(());
         *resp.status_mut() = http::StatusCode::SWITCHING_PROTOCOLS;
         *resp.version_mut() = http::Version::HTTP_11;

@@ -56,14 +56,14 @@ mod uri;
 
 pub use client::{ClientOptions, InvalidOption, write_request};
 pub use h2::{H2Error, H2Request, h2_response_headers, validate_h2_request};
+pub(crate) use head::HeadScanner;
 pub use head::Syntax;
 pub use header::{ExtensionOffer, ExtensionParam, ExtensionSyntaxError, InvalidHeader};
 #[cfg(feature = "http")]
 pub use http_interop::http_request;
 pub use origin::Origins;
-pub use request::{Request, RequestError, RequestParser, parse_request};
-pub(crate) use head::HeadScanner;
 pub(crate) use request::resume_request;
+pub use request::{Request, RequestError, RequestParser, parse_request};
 pub use response::{
     Accept, AcceptError, Negotiated, Reject, Response, ResponseError, ResponseParser,
     parse_response, reason_phrase, validate_response,

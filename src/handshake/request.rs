@@ -5,13 +5,14 @@ use alloc::string::ToString;
 use alloc::vec::Vec;
 use bytes::{Bytes, BytesMut};
 use core::fmt;
-use core::mem::MaybeUninit;
 use core::ops::Range;
 
-use super::head::{HeadScanner, ScanError, Syntax, syntax_of, trim_ows};
+use super::head::{
+    Field, HeadError, HeadScanner, RequestLine, ScanError, Syntax, parse_request_head,
+};
 use super::header::{
-    AUTHORITY, VISIBLE, all_in, eq_lowercase, is_token, list_elements, lists_contain,
-    parse_extension_list,
+    AUTHORITY, VISIBLE, all_in, eq_lowercase, is_extension_list, is_token, list_elements,
+    lists_contain, parse_extension_list,
 };
 use super::response::Reject;
 use super::{ExtensionOffer, Limits, VERSION, is_valid_key};
@@ -34,15 +35,7 @@ pub struct Request {
     host: Range<usize>,
     origin: Option<Range<usize>>,
     key: Range<usize>,
-    extensions: Vec<ExtensionOffer>,
     fields: Vec<Field>,
-}
-
-/// Where one header line's name and (trimmed) value are in the head.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Field {
-    name: Range<usize>,
-    value: Range<usize>,
 }
 
 /// What was wrong with a client's opening handshake.
@@ -248,10 +241,6 @@ pub struct RequestParser {
     limits: Limits,
 }
 
-/// Header slots on the stack: a browser sends about a dozen, so only an unusual
-/// request needs the heap for them.
-const STACK_HEADERS: usize = 32;
-
 impl RequestParser {
     /// A parser enforcing `limits`.
     pub fn new(limits: Limits) -> Self {
@@ -274,77 +263,33 @@ pub(crate) fn resume_request(
     limits: &Limits,
     buf: &[u8],
 ) -> Result<Option<(Request, usize)>, RequestError> {
-    let mut stack = [const { MaybeUninit::uninit() }; STACK_HEADERS];
+    // Room for a browser's dozen headers, so the list grows at most rarely.
+    let mut fields = Vec::with_capacity(16);
+    // The common case, a whole well-formed head in the first read, is parsed in
+    // one pass. Anything else (an unfinished head, a broken rule or limit) goes
+    // through the scanner, which reports exactly what it would have without
+    // this shortcut, so the result never depends on how the bytes arrived.
     if scanner.is_fresh()
-        && let Some(done) = parse_whole(limits, buf, &mut stack)
+        && let Ok(line) = parse_request_head(buf, &mut fields)
+        && line.head_len <= limits.max_head_size
+        && fields.len() <= limits.max_headers
     {
-        return done.map(Some);
+        let head = &buf[..line.head_len];
+        return Request::check(head, &line, fields).map(|r| Some((r, line.head_len)));
     }
     let Some(end) = scanner.next_head(buf, limits)? else {
         return Ok(None);
     };
+    fields.clear();
     let head = &buf[..end.len];
-    let mut heap = Vec::new();
-    let slots: &mut [MaybeUninit<httparse::Header<'_>>] = if end.headers <= STACK_HEADERS {
-        &mut stack[..end.headers]
-    } else {
-        heap.resize_with(end.headers, MaybeUninit::uninit);
-        &mut heap
-    };
-    let mut parsed = httparse::Request::new(&mut []);
-    match parsed.parse_with_uninit_headers(head, slots) {
-        Ok(httparse::Status::Complete(n)) if n == end.len => {}
-        // The scanner found the empty line, so httparse must agree.
-        Ok(_) => return Err(RequestError::Malformed(Syntax::StartLine)),
+    match parse_request_head(head, &mut fields) {
+        Ok(line) => Request::check(head, &line, fields).map(|r| Some((r, end.len))),
         // Also covers "HTTP/2.0" and friends: a version we do not speak.
-        Err(httparse::Error::Version) => return Err(RequestError::HttpVersion),
-        Err(e) => return Err(RequestError::Malformed(syntax_of(e))),
+        Err(HeadError::Syntax(Syntax::Version)) => Err(RequestError::HttpVersion),
+        Err(HeadError::Syntax(s)) => Err(RequestError::Malformed(s)),
+        // The scanner found the empty line that ends the head.
+        Err(HeadError::Incomplete) => Err(RequestError::Malformed(Syntax::StartLine)),
     }
-    let request = Request::from_httparse(head, &parsed)?;
-    Ok(Some((request, end.len)))
-}
-
-/// The common case, a whole well-formed head in the first read, in one pass:
-/// httparse alone, then the two rules it is laxer about than the scanner
-/// (bare LF line ends, leading empty lines). `None` when that is not the
-/// case; the scanner then reads `buf` and reports exactly what it would have
-/// without this shortcut, so the result never depends on which path ran.
-fn parse_whole<'b>(
-    limits: &Limits,
-    buf: &'b [u8],
-    stack: &mut [MaybeUninit<httparse::Header<'b>>; STACK_HEADERS],
-) -> Option<Result<(Request, usize), RequestError>> {
-    let slots = &mut stack[..limits.max_headers.min(STACK_HEADERS)];
-    let mut parsed = httparse::Request::new(&mut []);
-    let Ok(httparse::Status::Complete(n)) = parsed.parse_with_uninit_headers(buf, slots) else {
-        return None;
-    };
-    let head = &buf[..n];
-    if n > limits.max_head_size
-        || matches!(head.first(), Some(b'\r' | b'\n'))
-        || !lines_end_in_crlf(head, &parsed)
-    {
-        return None;
-    }
-    Some(Request::from_httparse(head, &parsed).map(|request| (request, n)))
-}
-
-/// Whether every line of a head httparse accepted ends in CR LF rather than a
-/// bare LF. httparse ends each line right after the version or the value (and
-/// any trailing whitespace), with CR LF or LF, so one look past each suffices.
-fn lines_end_in_crlf(head: &[u8], parsed: &httparse::Request<'_, '_>) -> bool {
-    let crlf_after = |part: &[u8]| {
-        let rest = &head[range_in(head, part).end..];
-        rest.iter().find(|&&b| b != b' ' && b != b'\t') == Some(&b'\r')
-    };
-    // The request line ends with `HTTP/1.x`, 8 bytes after the target and a space.
-    let request_line = parsed.path.is_some_and(|target| {
-        let end = range_in(head, target.as_bytes()).end + 9;
-        head.get(end) == Some(&b'\r')
-    });
-    request_line
-        && parsed.headers.iter().all(|h| crlf_after(h.value))
-        && head.ends_with(b"\r\n\r\n")
 }
 
 /// The headers RFC 6455 §4.2.1 gives a meaning to.
@@ -464,42 +409,34 @@ fn range_in(whole: &[u8], part: &[u8]) -> Range<usize> {
 }
 
 impl Request {
-    /// Checks a request that httparse read from `head` against RFC 6455 §4.2.1.
-    fn from_httparse(
+    /// Checks a request head read by [`parse_request_head`] against RFC 6455
+    /// §4.2.1; `fields` are its headers.
+    fn check(
         head: &[u8],
-        parsed: &httparse::Request<'_, '_>,
+        line: &RequestLine<'_>,
+        fields: Vec<Field>,
     ) -> Result<Request, RequestError> {
-        let (Some(method), Some(target), Some(minor)) =
-            (parsed.method, parsed.path, parsed.version)
-        else {
-            return Err(RequestError::Malformed(Syntax::StartLine));
-        };
-        let headers = &*parsed.headers;
+        let (method, minor) = (line.method, line.minor);
         // Methods are case-sensitive (RFC 7231 §4.1).
-        if method != "GET" {
+        if method != b"GET" {
             return Err(RequestError::MethodNotGet);
         }
         if minor < 1 {
             return Err(RequestError::HttpVersion);
         }
-        if !is_origin_form(target) {
-            return Err(RequestError::InvalidTarget);
-        }
+        let target = match core::str::from_utf8(line.target) {
+            Ok(t) if is_origin_form(t) => t,
+            _ => return Err(RequestError::InvalidTarget),
+        };
         let mut found = Findings {
             protocols_valid: true,
             extensions_valid: true,
             ..Findings::default()
         };
-        let mut extensions = Vec::new();
-        let mut fields = Vec::with_capacity(headers.len());
-        for h in headers {
-            let value = trim_ows(h.value);
-            let at = range_in(head, value);
-            fields.push(Field {
-                name: range_in(head, h.name.as_bytes()),
-                value: at.clone(),
-            });
-            match Known::of(h.name.as_bytes()) {
+        for field in &fields {
+            let (name, value) = (&head[field.name.clone()], &head[field.value.clone()]);
+            let at = field.value.clone();
+            match Known::of(name) {
                 None => {}
                 Some(Known::Host) => found.host.see(at),
                 Some(Known::Upgrade) => found.upgrade.see(value, "websocket"),
@@ -510,8 +447,10 @@ impl Request {
                 Some(Known::Protocol) => {
                     found.protocols_valid &= list_elements(value).all(is_token);
                 }
+                // Checked now, built only if asked for (`extensions()`): most
+                // servers do not negotiate extensions, or not for every client.
                 Some(Known::Extensions) if found.extensions_valid => {
-                    found.extensions_valid = parse_extension_list(value, &mut extensions).is_ok();
+                    found.extensions_valid = is_extension_list(value);
                 }
                 Some(Known::Extensions) => {}
             }
@@ -576,7 +515,6 @@ impl Request {
             host,
             origin,
             key,
-            extensions,
             fields,
         })
     }
@@ -652,8 +590,17 @@ impl Request {
 
     /// The extensions the client offered, in order, from every
     /// `Sec-WebSocket-Extensions` header line.
-    pub fn extensions(&self) -> &[ExtensionOffer] {
-        &self.extensions
+    ///
+    /// The request keeps these lines as received (they were checked against
+    /// the grammar when it was parsed) and builds the list on each call, so a
+    /// server that does not negotiate extensions never pays for them.
+    pub fn extensions(&self) -> Vec<ExtensionOffer> {
+        let mut offers = Vec::new();
+        for value in self.header_all("Sec-WebSocket-Extensions") {
+            // Checked when parsed, so this cannot fail.
+            let _ = parse_extension_list(value, &mut offers);
+        }
+        offers
     }
 
     /// Every header of the request, in order, as `(name, value)`: the name with
@@ -696,7 +643,6 @@ impl fmt::Debug for Request {
             .field("host", &self.host())
             .field("origin", &self.origin())
             .field("key", &self.key())
-            .field("extensions", &self.extensions)
             .field("head", &self.head)
             .finish()
     }
@@ -1044,7 +990,8 @@ pub(crate) mod tests {
             h.push(("Sec-WebSocket-Extensions", "x-foo; a=\"1\", x-bar"));
         });
         let req = parse(&head).unwrap();
-        let names: Vec<_> = req.extensions().iter().map(|e| e.name.as_str()).collect();
+        let offers = req.extensions();
+        let names: Vec<_> = offers.iter().map(|e| e.name.as_str()).collect();
         assert_eq!(names, ["permessage-deflate", "x-foo", "x-bar"]);
         assert_eq!(req.extensions()[1].params[0].value.as_deref(), Some("1"));
     }

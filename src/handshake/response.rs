@@ -205,6 +205,17 @@ impl Accept {
         Ok(())
     }
 
+    /// [`check`](Self::check) against what `req` offered; its extension list is
+    /// only built if this answer accepts an extension.
+    pub(crate) fn check_request(&self, req: &Request) -> Result<(), AcceptError> {
+        let offered = if self.extensions.is_empty() {
+            Vec::new()
+        } else {
+            req.extensions()
+        };
+        self.check(req.protocols(), &offered, ACCEPT_RESERVED)
+    }
+
     /// The `Sec-WebSocket-Extensions` value to send, if any extension was
     /// accepted.
     pub(crate) fn extensions_value(&self) -> Option<String> {
@@ -214,7 +225,7 @@ impl Accept {
     /// Writes the `101 Switching Protocols` response to `req` into `out`.
     /// On error nothing is written.
     pub fn write_response(&self, req: &Request, out: &mut BytesMut) -> Result<(), AcceptError> {
-        self.check(req.protocols(), req.extensions(), ACCEPT_RESERVED)?;
+        self.check_request(req)?;
         let extensions = self.extensions_value();
         // One allocation for the whole head instead of one per doubling.
         const FIXED: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\n\
