@@ -151,9 +151,14 @@ impl Span {
     }
 
     /// Consumes the span (and what precedes it) from `input`, returning the payload.
+    #[inline]
     fn take(self, input: &mut BytesMut) -> Bytes {
-        input.advance(self.start);
-        input.split_to(self.len).freeze()
+        // One split of the input, header included, then the header dropped from the
+        // frozen view: moving a `Bytes`' start is pointer arithmetic, where each
+        // `BytesMut` operation checks its representation again.
+        let mut frame = input.split_to(self.start + self.len).freeze();
+        frame.advance(self.start);
+        frame
     }
 
     /// The payload, in place.
