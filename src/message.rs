@@ -3,11 +3,11 @@
 //!
 //! Payloads are unmasked in place in the input buffer and handed out as slices of it
 //! ([`Bytes`]), so a message that arrives in one frame is never copied. Only a fragmented
-//! message is copied, once, into the reassembly buffer.
+//! message is copied, once, into the reassembly buffer, unmasked on the way.
 
 use crate::config::{Config, ReceiveMode, Role};
 use crate::error::ProtocolError;
-use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, OpCode, apply_mask};
+use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, OpCode, apply_mask, mask_into};
 use crate::utf8::{Utf8Bytes, Utf8Validator};
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -186,6 +186,51 @@ fn message_ref(kind: MessageKind, data: &[u8]) -> MessageRef<'_> {
         MessageKind::Binary => MessageRef::Binary(data),
         MessageKind::Text => MessageRef::Text(crate::utf8::validated_str(data)),
     }
+}
+
+/// The UTF-8 state of the message a data frame with `header` belongs to, if its payload is
+/// text to validate as it arrives (not compressed: that is validated once inflated).
+fn text_validator<'a>(
+    message: &'a mut Option<InProgress>,
+    header: &FrameHeader,
+) -> Option<&'a mut Utf8Validator> {
+    if header.opcode.is_control() {
+        return None;
+    }
+    message
+        .as_mut()
+        .filter(|m| m.kind == MessageKind::Text && !m.compressed)
+        .map(|m| &mut m.utf8)
+}
+
+/// The payload bytes in `input` of the frames that continue a message: continuation frames
+/// up to the final one, with any control frames between them skipped. Stops at a frame that
+/// has not wholly arrived (counting what has), at anything that cannot continue the message
+/// (a data frame, a header in error: the decoder will reject it), and after `max_frames`
+/// continuation frames (more would be an error).
+fn arrived_continuations(mut input: &[u8], max_frames: usize) -> usize {
+    let mut total = 0usize;
+    let mut frames = 0;
+    while frames < max_frames {
+        let Ok(Some((header, n))) = FrameHeader::decode(input) else {
+            break;
+        };
+        let rest = &input[n..];
+        let len = usize::try_from(header.payload_len).map_or(rest.len(), |l| l.min(rest.len()));
+        match header.opcode {
+            OpCode::Continuation => {
+                total = total.saturating_add(len);
+                frames += 1;
+            }
+            opcode if opcode.is_control() => {}
+            _ => break,
+        }
+        if (len as u64) < header.payload_len || (header.fin && !header.opcode.is_control()) {
+            break;
+        }
+        input = &rest[len..];
+    }
+    total
 }
 
 /// What the [`Decoder`] produced.
@@ -577,9 +622,9 @@ impl Decoder {
     }
 
     /// A fragment of an uncompressed message in messages mode: its bytes go straight into
-    /// the reassembly buffer as they arrive, unmasked and validated block by block on the
-    /// way, so reassembly costs no extra pass over the data and a large fragmented message
-    /// is not held twice.
+    /// the reassembly buffer as they arrive, unmasked in the copy and validated block by
+    /// block from there, so reassembly costs no extra pass over the data and a large
+    /// fragmented message is not held twice.
     fn streams_into_assembly(&self, header: &FrameHeader) -> bool {
         self.mode == ReceiveMode::Messages
             && !header.opcode.is_control()
@@ -594,12 +639,33 @@ impl Decoder {
         consumed: u64,
         available: usize,
     ) -> Result<Option<MessageKind>, ProtocolError> {
+        if self.assembly.capacity() - self.assembly.len() < available {
+            let frame_arrived = available as u64 == header.payload_len - consumed;
+            self.reserve_assembly(header.fin || !frame_arrived, input, available);
+        }
+        // Block by block: unmask into the assembly (one pass for the copy and the unmasking),
+        // then validate the copy while it is in the L1 cache. The input is only read.
         let mut done = 0;
         while done < available {
             let n = UNMASK_BLOCK.min(available - done);
-            let block = &mut input[done..done + n];
-            self.check_payload(header, block, consumed, done)?;
-            self.assembly.extend_from_slice(block);
+            let start = self.assembly.len();
+            let src = &input[done..done + n];
+            match header.mask {
+                Some(key) => {
+                    self.assembly.resize(start + n, 0);
+                    mask_into(
+                        &mut self.assembly[start..],
+                        src,
+                        key,
+                        (consumed as usize).wrapping_add(done),
+                    );
+                }
+                None => self.assembly.extend_from_slice(src),
+            }
+            if let Some(utf8) = text_validator(&mut self.message, header) {
+                utf8.feed(&self.assembly[start..])
+                    .map_err(|_| ProtocolError::InvalidUtf8)?;
+            }
             done += n;
         }
         input.advance(available);
@@ -621,6 +687,27 @@ impl Decoder {
         };
         Self::check_end(&message)?;
         Ok(Some(message.kind))
+    }
+
+    /// Makes room in the reassembly buffer for the `available` bytes of a fragment at the
+    /// front of `input` and, unless this is the `last` part of the message to look at, for
+    /// the continuation frames behind it as far as they have arrived: one allocation of the
+    /// size the message has reached, rather than growing by doubling with a copy each time.
+    ///
+    /// Only bytes that are in `input` count, whatever the headers declare, and never more
+    /// than the message size limit leaves room for: a peer cannot make the decoder reserve
+    /// memory for bytes it has not sent. Called only when the buffer is full, so the frames
+    /// looked at here are not looked at again: O(1) per frame.
+    fn reserve_assembly(&mut self, last: bool, input: &[u8], available: usize) {
+        let mut want = available;
+        if !last {
+            let fragments_left = self
+                .message
+                .map_or(0, |m| self.max_fragments.saturating_sub(m.fragments));
+            want += arrived_continuations(&input[available..], fragments_left);
+        }
+        let room = self.max_message_size.saturating_sub(self.assembly.len());
+        self.assembly.reserve(want.min(room).max(available));
     }
 
     /// Applies every rule a header can be judged by, before any of its payload is read.
@@ -700,11 +787,7 @@ impl Decoder {
         checked: usize,
     ) -> Result<(), ProtocolError> {
         let offset = (consumed as usize).wrapping_add(checked);
-        let validate = !header.opcode.is_control()
-            && self
-                .message
-                .is_some_and(|m| m.kind == MessageKind::Text && !m.compressed);
-        let Some(message) = self.message.as_mut().filter(|_| validate) else {
+        let Some(utf8) = text_validator(&mut self.message, header) else {
             if let Some(key) = header.mask {
                 // Only the position modulo 4 matters, so truncating `consumed` is harmless.
                 apply_mask(new, key, offset);
@@ -718,10 +801,7 @@ impl Decoder {
             if let Some(key) = header.mask {
                 apply_mask(block, key, offset.wrapping_add(i * UNMASK_BLOCK));
             }
-            message
-                .utf8
-                .feed(block)
-                .map_err(|_| ProtocolError::InvalidUtf8)?;
+            utf8.feed(block).map_err(|_| ProtocolError::InvalidUtf8)?;
         }
         Ok(())
     }
@@ -1074,6 +1154,144 @@ mod tests {
             decode_all(&mut decoder, &bytes),
             Err(ProtocolError::TooManyFragments { max: 3 })
         );
+    }
+
+    /// The first fragment of a text message of `first` bytes, a ping, then continuation
+    /// frames of `rest` bytes each, the last one final; then a whole binary message.
+    fn fragmented_then_binary(first: usize, rest: &[usize]) -> Vec<u8> {
+        let mut bytes = frame(OpCode::Text, false, &alloc::vec![b'a'; first], KEY);
+        bytes.extend(frame(OpCode::Ping, true, b"p", KEY));
+        for (i, &len) in rest.iter().enumerate() {
+            let fin = i + 1 == rest.len();
+            bytes.extend(frame(
+                OpCode::Continuation,
+                fin,
+                &alloc::vec![b'b'; len],
+                KEY,
+            ));
+        }
+        bytes.extend(frame(OpCode::Binary, true, &[0; 5000], KEY));
+        bytes
+    }
+
+    #[test]
+    fn reassembly_reserves_once_for_all_fragments_that_arrived() {
+        let bytes = fragmented_then_binary(1000, &[2000, 3000]);
+        let mut decoder = server();
+        let mut input = BytesMut::from(&bytes[..]);
+        // The ping comes out after the first fragment went into the reassembly buffer.
+        assert!(matches!(
+            decoder.decode(&mut input),
+            Ok(Some(Decoded::Control(OpCode::Ping, _)))
+        ));
+        // Room for the three fragments, skipping the ping, and not for the binary message.
+        assert_eq!(decoder.assembly.capacity(), 6000);
+        let Ok(Some(Decoded::Message(message))) = decoder.decode(&mut input) else {
+            panic!()
+        };
+        assert_eq!(message.as_bytes().len(), 6000);
+    }
+
+    #[test]
+    fn reassembly_reserves_only_bytes_that_arrived_whatever_the_header_declares() {
+        // A continuation frame that declares 1 TiB, of which 10 bytes arrived.
+        let mut bytes = frame(OpCode::Text, false, &[b'a'; 1000], KEY);
+        let header = FrameHeader {
+            fin: true,
+            mask: KEY,
+            ..FrameHeader::new(OpCode::Continuation, 1 << 40)
+        };
+        let (buf, n) = header.encode();
+        bytes.extend_from_slice(&buf[..n]);
+        bytes.extend_from_slice(&[b'b'; 10]);
+        let mut decoder = server();
+        let mut input = BytesMut::from(&bytes[..]);
+        assert!(matches!(
+            decoder.decode(&mut input),
+            Err(ProtocolError::FrameTooLarge { .. })
+        ));
+        assert_eq!(decoder.assembly.capacity(), 1010);
+    }
+
+    #[test]
+    fn reassembly_reserves_only_bytes_of_the_frame_that_arrived() {
+        let bytes = fragmented_then_binary(1000, &[2000]);
+        let mut decoder = server();
+        // The first fragment's header (16-bit length, masked) and 300 of its bytes.
+        let mut input = BytesMut::from(&bytes[..4 + 4 + 300]);
+        assert_eq!(decoder.decode(&mut input), Ok(None));
+        assert_eq!(decoder.assembly.capacity(), 300);
+    }
+
+    #[test]
+    fn reassembly_reserves_no_more_than_the_message_limit() {
+        let config = Config {
+            max_message_size: 1500,
+            ..Config::default()
+        };
+        let bytes = fragmented_then_binary(1000, &[1000]);
+        let mut decoder = Decoder::new(Role::Server, &config);
+        let mut input = BytesMut::from(&bytes[..]);
+        assert!(matches!(
+            decoder.decode(&mut input),
+            Ok(Some(Decoded::Control(OpCode::Ping, _)))
+        ));
+        assert_eq!(decoder.assembly.capacity(), 1500);
+        assert!(matches!(
+            decoder.decode(&mut input),
+            Err(ProtocolError::MessageTooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn reassembly_looks_ahead_no_further_than_the_fragment_limit() {
+        let config = Config {
+            max_fragments: 2,
+            ..Config::default()
+        };
+        let bytes = fragmented_then_binary(1000, &[1000, 1000]);
+        let mut decoder = Decoder::new(Role::Server, &config);
+        let mut input = BytesMut::from(&bytes[..]);
+        assert!(matches!(
+            decoder.decode(&mut input),
+            Ok(Some(Decoded::Control(OpCode::Ping, _)))
+        ));
+        // The first fragment and one more: a third would be over the limit.
+        assert_eq!(decoder.assembly.capacity(), 2000);
+        assert!(matches!(
+            decoder.decode(&mut input),
+            Err(ProtocolError::TooManyFragments { max: 2 })
+        ));
+    }
+
+    #[test]
+    fn fragments_unmasked_into_the_assembly_keep_the_key_phase() {
+        // Fragments of lengths that are not multiples of 4, arriving in odd-sized reads, so
+        // that blocks and reads start at every key phase.
+        let text: Vec<u8> = "κόσμε 🚀 ".repeat(5000).into_bytes();
+        let mut bytes = Vec::new();
+        let pieces: Vec<&[u8]> = text.chunks(17_001).collect();
+        for (i, piece) in pieces.iter().enumerate() {
+            let opcode = if i == 0 {
+                OpCode::Text
+            } else {
+                OpCode::Continuation
+            };
+            bytes.extend(frame(opcode, i + 1 == pieces.len(), piece, KEY));
+        }
+        let mut decoder = server();
+        let mut input = BytesMut::new();
+        let mut got = None;
+        for read in bytes.chunks(4093) {
+            input.extend_from_slice(read);
+            while let Some(item) = decoder.decode(&mut input).unwrap() {
+                got = Some(item);
+            }
+        }
+        let Some(Decoded::Message(Message::Text(got))) = got else {
+            panic!()
+        };
+        assert_eq!(got.as_bytes(), &text[..]);
     }
 
     #[test]
