@@ -204,11 +204,12 @@ fn text_validator<'a>(
 }
 
 /// The payload bytes in `input` of the frames that continue a message: continuation frames
-/// up to the final one, with any control frames between them skipped. Stops at a frame that
-/// has not wholly arrived (counting what has), at anything that cannot continue the message
-/// (a data frame, a header in error: the decoder will reject it), and after `max_frames`
-/// continuation frames (more would be an error).
-fn arrived_continuations(mut input: &[u8], max_frames: usize) -> usize {
+/// up to the final one, with any control frames between them skipped; and whether the final
+/// one has wholly arrived. Stops at a frame that has not wholly arrived (counting what has),
+/// at anything that cannot continue the message (a data frame, a header in error: the
+/// decoder will reject it), and after `max_frames` continuation frames (more would be an
+/// error).
+fn arrived_continuations(mut input: &[u8], max_frames: usize) -> (usize, bool) {
     let mut total = 0usize;
     let mut frames = 0;
     while frames < max_frames {
@@ -225,12 +226,15 @@ fn arrived_continuations(mut input: &[u8], max_frames: usize) -> usize {
             opcode if opcode.is_control() => {}
             _ => break,
         }
-        if (len as u64) < header.payload_len || (header.fin && !header.opcode.is_control()) {
+        if (len as u64) < header.payload_len {
             break;
+        }
+        if header.fin && header.opcode == OpCode::Continuation {
+            return (total, true);
         }
         input = &rest[len..];
     }
-    total
+    (total, false)
 }
 
 /// Appends `src`, payload bytes from position `offset` of their frame (only its value
@@ -404,7 +408,14 @@ impl Decoder {
 
     /// Frees the reassembly buffer if it is empty and holds more than `keep` bytes.
     pub fn shrink(&mut self, keep: usize) {
-        if self.assembly.is_empty() && self.assembly.capacity() > keep {
+        if !self.assembly.is_empty() {
+            return;
+        }
+        // After a message was handed out, the buffer is a view past it whose capacity is only
+        // what was left after it, 0 when the message filled it; if the message is gone, the
+        // whole buffer comes back here, so that its real size is what is compared.
+        let _ = self.assembly.try_reclaim(keep.saturating_add(1));
+        if self.assembly.capacity() > keep {
             self.assembly = BytesMut::new();
         }
     }
@@ -676,9 +687,15 @@ impl Decoder {
         consumed: u64,
         available: usize,
     ) -> Result<Option<MessageKind>, ProtocolError> {
+        if self.assembly.is_empty() {
+            // A new message. After one was handed out, the buffer is a view past it with
+            // only what was left after it: take the whole buffer back if that message is gone,
+            // rather than fill the rest and copy it to the front when the rest runs out.
+            let _ = self.assembly.try_reclaim(self.assembly.capacity() + 1);
+        }
         if self.assembly.capacity() - self.assembly.len() < available {
-            let frame_arrived = available as u64 == header.payload_len - consumed;
-            self.reserve_assembly(header.fin || !frame_arrived, input, available);
+            let arrived = available as u64 == header.payload_len - consumed;
+            self.reserve_assembly(header, arrived, input, available);
         }
         // Block by block: unmask into the assembly (one pass for the copy and the unmasking),
         // then validate the copy while it is in the L1 cache. The input is only read.
@@ -724,24 +741,49 @@ impl Decoder {
     }
 
     /// Makes room in the reassembly buffer for the `available` bytes of a fragment at the
-    /// front of `input` and, unless this is the `last` part of the message to look at, for
-    /// the continuation frames behind it as far as they have arrived: one allocation of the
-    /// size the message has reached, rather than growing by doubling with a copy each time.
+    /// front of `input` (with `header`, its rest `arrived` or not) and, unless that ends the
+    /// message, for the continuation frames behind it as far as they have arrived: a message
+    /// that has arrived is assembled in one allocation of its size, rather than by doubling
+    /// with a copy each time.
+    ///
+    /// A message still arriving grows to the next power of two of what has arrived: as fast
+    /// as doubling, but to sizes that fit it (growing by what arrived, which is short of a
+    /// round size by the frame headers, can end just short of the message and double once
+    /// more, with a copy, for its last bytes).
     ///
     /// Only bytes that are in `input` count, whatever the headers declare, and never more
-    /// than the message size limit leaves room for: a peer cannot make the decoder reserve
-    /// memory for bytes it has not sent. Called only when the buffer is full, so the frames
-    /// looked at here are not looked at again: O(1) per frame.
-    fn reserve_assembly(&mut self, last: bool, input: &[u8], available: usize) {
-        let mut want = available;
-        if !last {
-            let fragments_left = self
-                .message
-                .map_or(0, |m| self.max_fragments.saturating_sub(m.fragments));
-            want += arrived_continuations(&input[available..], fragments_left);
-        }
-        let room = self.max_message_size.saturating_sub(self.assembly.len());
-        self.assembly.reserve(want.min(room).max(available));
+    /// than the message size limit: a peer cannot make the decoder reserve memory for bytes
+    /// it has not sent (beyond twice what it has). Called only when the buffer is full, so
+    /// the frames looked at here are not looked at again: O(1) per frame.
+    fn reserve_assembly(
+        &mut self,
+        header: &FrameHeader,
+        arrived: bool,
+        input: &[u8],
+        available: usize,
+    ) {
+        let (more, complete) = match (arrived, header.fin) {
+            (false, _) => (0, false),
+            (true, true) => (0, true),
+            (true, false) => {
+                let fragments_left = self
+                    .message
+                    .map_or(0, |m| self.max_fragments.saturating_sub(m.fragments));
+                arrived_continuations(&input[available..], fragments_left)
+            }
+        };
+        let len = self.assembly.len();
+        let room = self.max_message_size.saturating_sub(len);
+        let need = len + available.saturating_add(more).min(room).max(available);
+        let target = if complete {
+            need
+        } else {
+            need.checked_next_power_of_two()
+                .unwrap_or(need)
+                .min(self.max_message_size)
+                .max(need)
+        };
+        self.assembly.reserve(target - len);
     }
 
     /// Applies every rule a header can be judged by, before any of its payload is read.
@@ -1244,7 +1286,8 @@ mod tests {
             decoder.decode(&mut input),
             Err(ProtocolError::FrameTooLarge { .. })
         ));
-        assert_eq!(decoder.assembly.capacity(), 1010);
+        // What arrived, rounded up to a power of two as the message is not complete.
+        assert_eq!(decoder.assembly.capacity(), 1024);
     }
 
     #[test]
@@ -1254,7 +1297,7 @@ mod tests {
         // The first fragment's header (16-bit length, masked) and 300 of its bytes.
         let mut input = BytesMut::from(&bytes[..4 + 4 + 300]);
         assert_eq!(decoder.decode(&mut input), Ok(None));
-        assert_eq!(decoder.assembly.capacity(), 300);
+        assert_eq!(decoder.assembly.capacity(), 512);
     }
 
     #[test]
@@ -1290,12 +1333,80 @@ mod tests {
             decoder.decode(&mut input),
             Ok(Some(Decoded::Control(OpCode::Ping, _)))
         ));
-        // The first fragment and one more: a third would be over the limit.
-        assert_eq!(decoder.assembly.capacity(), 2000);
+        // The first fragment and one more (2000 bytes, rounded up to a power of two as the
+        // message is not complete): a third would be over the limit.
+        assert_eq!(decoder.assembly.capacity(), 2048);
         assert!(matches!(
             decoder.decode(&mut input),
             Err(ProtocolError::TooManyFragments { max: 2 })
         ));
+    }
+
+    #[test]
+    fn reassembly_in_pieces_grows_to_a_size_that_fits_the_message() {
+        // 1 MiB in 64 fragments, read 64 KiB at a time: what arrives per read is short of
+        // 64 KiB by the frame headers, so growing by it would end just short of 1 MiB and
+        // double to 2 MiB for the last bytes; powers of two end at 1 MiB exactly.
+        let payload = alloc::vec![b'x'; 16 * 1024];
+        let mut bytes = Vec::new();
+        for i in 0..64 {
+            let opcode = if i == 0 {
+                OpCode::Text
+            } else {
+                OpCode::Continuation
+            };
+            bytes.extend(frame(opcode, i == 63, &payload, KEY));
+        }
+        let mut decoder = server();
+        let mut input = BytesMut::new();
+        let mut message = None;
+        for read in bytes.chunks(64 * 1024) {
+            input.extend_from_slice(read);
+            while let Some(item) = decoder.decode(&mut input).unwrap() {
+                message = Some(item);
+            }
+        }
+        let Some(Decoded::Message(message)) = message else {
+            panic!()
+        };
+        assert_eq!(message.as_bytes().len(), 1 << 20);
+        // Nothing left after the message in its buffer: it was exactly 1 MiB.
+        assert_eq!(decoder.assembly.capacity(), 0);
+    }
+
+    #[test]
+    fn next_message_reuses_the_buffer_of_a_dropped_one() {
+        let bytes = fragmented_then_binary(1000, &[2000, 3000]);
+        let mut decoder = server();
+        let mut input = BytesMut::from(&bytes[..]);
+        let _ping = decoder.decode(&mut input).unwrap();
+        let Ok(Some(Decoded::Message(first))) = decoder.decode(&mut input) else {
+            panic!()
+        };
+        let first_at = first.as_bytes().as_ptr();
+        drop(first);
+        let _binary = decoder.decode(&mut input).unwrap();
+        let mut input = BytesMut::from(&fragmented_then_binary(1000, &[2000])[..]);
+        let _ping = decoder.decode(&mut input).unwrap();
+        assert_eq!(decoder.assembly.as_ptr(), first_at);
+    }
+
+    #[test]
+    fn shrink_frees_the_buffer_of_a_dropped_message() {
+        let bytes = fragmented_then_binary(1000, &[2000, 3000]);
+        let mut decoder = server();
+        let mut input = BytesMut::from(&bytes[..]);
+        let _ping = decoder.decode(&mut input).unwrap();
+        let Ok(Some(Decoded::Message(message))) = decoder.decode(&mut input) else {
+            panic!()
+        };
+        // The message filled its buffer: the view past it has no capacity of its own.
+        assert_eq!(decoder.assembly.capacity(), 0);
+        drop(message);
+        decoder.shrink(0);
+        // The whole buffer came back and went, instead of staying behind a 0-byte view.
+        let _ = decoder.assembly.try_reclaim(1);
+        assert_eq!(decoder.assembly.capacity(), 0);
     }
 
     #[test]
