@@ -318,7 +318,8 @@ struct InProgress {
 
 /// The receive half of the protocol below the connection: decodes frames from an input
 /// buffer, enforces the rules that depend on the role and the message in progress, unmasks
-/// in place, validates text incrementally and reassembles messages.
+/// (in place, or on the way into the reassembly buffer), validates text incrementally and
+/// reassembles messages.
 ///
 /// It knows nothing of closing or replying; [`Connection`](crate::Connection) does that.
 ///
