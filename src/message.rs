@@ -3,7 +3,7 @@
 //!
 //! Payloads are unmasked in place in the input buffer and handed out as slices of it
 //! ([`Bytes`]), so a message that arrives in one frame is never copied. Only a fragmented
-//! message is copied, once, into the reassembly buffer.
+//! message is copied, once, into the reassembly buffer, unmasked on the way.
 
 use crate::config::{Config, ReceiveMode, Role};
 use crate::error::ProtocolError;
@@ -193,6 +193,92 @@ fn message_ref(kind: MessageKind, data: &[u8]) -> MessageRef<'_> {
     }
 }
 
+/// The UTF-8 state of the message a data frame with `header` belongs to, if its payload is
+/// text to validate as it arrives (not compressed: that is validated once inflated).
+fn text_validator<'a>(
+    message: &'a mut Option<InProgress>,
+    header: &FrameHeader,
+) -> Option<&'a mut Utf8Validator> {
+    if header.opcode.is_control() {
+        return None;
+    }
+    message
+        .as_mut()
+        .filter(|m| m.kind == MessageKind::Text && !m.compressed)
+        .map(|m| &mut m.utf8)
+}
+
+/// The payload bytes in `input` of the frames that continue a message: continuation frames
+/// up to the final one, with any control frames between them skipped; and whether the final
+/// one has wholly arrived. Stops at a frame that has not wholly arrived (counting what has),
+/// at anything that cannot continue the message (a data frame, a header in error: the
+/// decoder will reject it), and after `max_frames` continuation frames (more would be an
+/// error).
+fn arrived_continuations(mut input: &[u8], max_frames: usize) -> (usize, bool) {
+    let mut total = 0usize;
+    let mut frames = 0;
+    while frames < max_frames {
+        let Ok(Some((header, n))) = FrameHeader::decode(input) else {
+            break;
+        };
+        let rest = &input[n..];
+        let len = usize::try_from(header.payload_len).map_or(rest.len(), |l| l.min(rest.len()));
+        match header.opcode {
+            OpCode::Continuation => {
+                total = total.saturating_add(len);
+                frames += 1;
+            }
+            opcode if opcode.is_control() => {}
+            _ => break,
+        }
+        if (len as u64) < header.payload_len {
+            break;
+        }
+        if header.fin && header.opcode == OpCode::Continuation {
+            return (total, true);
+        }
+        input = &rest[len..];
+    }
+    (total, false)
+}
+
+/// Appends `src`, payload bytes from position `offset` of their frame (only its value
+/// modulo 4 matters), to `buf` unmasked with `key`: the copy and the unmasking in one pass,
+/// like [`mask_into`](crate::frame::mask_into) but into the buffer's spare capacity, which
+/// safe code would have to zero first (`resize`), a pass that costs about 7% of receiving
+/// fragmented text (`benches/core.rs`, `text/connection_64_fragments`).
+#[inline]
+fn extend_unmasked(buf: &mut BytesMut, src: &[u8], key: [u8; 4], offset: usize) {
+    buf.reserve(src.len());
+    let len = buf.len();
+    let dst = &mut buf.spare_capacity_mut()[..src.len()];
+    let key = u32::from_be_bytes(key)
+        .rotate_left(8 * (offset & 3) as u32)
+        .to_be_bytes();
+    let word = u32::from_ne_bytes(key);
+    let wide = u64::from(word) | (u64::from(word) << 32);
+    // `dst` and `src` have the same length, so the same number of whole chunks and the same
+    // rest: the two loops write every byte of `dst`.
+    let (dst_chunks, dst_rest) = dst.as_chunks_mut::<8>();
+    let (src_chunks, src_rest) = src.as_chunks::<8>();
+    for (d, s) in dst_chunks.iter_mut().zip(src_chunks) {
+        let unmasked = (u64::from_ne_bytes(*s) ^ wide).to_ne_bytes();
+        for (d, b) in d.iter_mut().zip(unmasked) {
+            d.write(b);
+        }
+    }
+    for (i, (d, s)) in dst_rest.iter_mut().zip(src_rest).enumerate() {
+        d.write(s ^ key[i & 3]);
+    }
+    // SAFETY: the `src.len()` bytes after `len` are within the capacity (`reserve` above,
+    // or the slicing of the spare capacity would have panicked) and were all written by
+    // the loops above.
+    #[allow(unsafe_code)]
+    unsafe {
+        buf.set_len(len + src.len());
+    }
+}
+
 /// What the [`Decoder`] produced.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decoded {
@@ -237,7 +323,8 @@ struct InProgress {
 
 /// The receive half of the protocol below the connection: decodes frames from an input
 /// buffer, enforces the rules that depend on the role and the message in progress, unmasks
-/// in place, validates text incrementally and reassembles messages.
+/// (in place, or on the way into the reassembly buffer), validates text incrementally and
+/// reassembles messages.
 ///
 /// It knows nothing of closing or replying; [`Connection`](crate::Connection) does that.
 ///
@@ -327,7 +414,14 @@ impl Decoder {
 
     /// Frees the reassembly buffer if it is empty and holds more than `keep` bytes.
     pub fn shrink(&mut self, keep: usize) {
-        if self.assembly.is_empty() && self.assembly.capacity() > keep {
+        if !self.assembly.is_empty() {
+            return;
+        }
+        // After a message was handed out, the buffer is a view past it whose capacity is only
+        // what was left after it, 0 when the message filled it; if the message is gone, the
+        // whole buffer comes back here, so that its real size is what is compared.
+        let _ = self.assembly.try_reclaim(keep.saturating_add(1));
+        if self.assembly.capacity() > keep {
             self.assembly = BytesMut::new();
         }
     }
@@ -582,9 +676,9 @@ impl Decoder {
     }
 
     /// A fragment of an uncompressed message in messages mode: its bytes go straight into
-    /// the reassembly buffer as they arrive, unmasked and validated block by block on the
-    /// way, so reassembly costs no extra pass over the data and a large fragmented message
-    /// is not held twice.
+    /// the reassembly buffer as they arrive, unmasked in the copy and validated block by
+    /// block from there, so reassembly costs no extra pass over the data and a large
+    /// fragmented message is not held twice.
     fn streams_into_assembly(&self, header: &FrameHeader) -> bool {
         self.mode == ReceiveMode::Messages
             && !header.opcode.is_control()
@@ -599,12 +693,36 @@ impl Decoder {
         consumed: u64,
         available: usize,
     ) -> Result<Option<MessageKind>, ProtocolError> {
+        if self.assembly.is_empty() {
+            // A new message. After one was handed out, the buffer is a view past it with
+            // only what was left after it: take the whole buffer back if that message is gone,
+            // rather than fill the rest and copy it to the front when the rest runs out.
+            let _ = self.assembly.try_reclaim(self.assembly.capacity() + 1);
+        }
+        if self.assembly.capacity() - self.assembly.len() < available {
+            let arrived = available as u64 == header.payload_len - consumed;
+            self.reserve_assembly(header, arrived, input, available);
+        }
+        // Block by block: unmask into the assembly (one pass for the copy and the unmasking),
+        // then validate the copy while it is in the L1 cache. The input is only read.
         let mut done = 0;
         while done < available {
             let n = UNMASK_BLOCK.min(available - done);
-            let block = &mut input[done..done + n];
-            self.check_payload(header, block, consumed, done)?;
-            self.assembly.extend_from_slice(block);
+            let start = self.assembly.len();
+            let src = &input[done..done + n];
+            match header.mask {
+                Some(key) => extend_unmasked(
+                    &mut self.assembly,
+                    src,
+                    key,
+                    (consumed as usize).wrapping_add(done),
+                ),
+                None => self.assembly.extend_from_slice(src),
+            }
+            if let Some(utf8) = text_validator(&mut self.message, header) {
+                utf8.feed(&self.assembly[start..])
+                    .map_err(|_| ProtocolError::InvalidUtf8)?;
+            }
             done += n;
         }
         input.advance(available);
@@ -626,6 +744,52 @@ impl Decoder {
         };
         Self::check_end(&message)?;
         Ok(Some(message.kind))
+    }
+
+    /// Makes room in the reassembly buffer for the `available` bytes of a fragment at the
+    /// front of `input` (with `header`, its rest `arrived` or not) and, unless that ends the
+    /// message, for the continuation frames behind it as far as they have arrived: a message
+    /// that has arrived is assembled in one allocation of its size, rather than by doubling
+    /// with a copy each time.
+    ///
+    /// A message still arriving grows to the next power of two of what has arrived: as fast
+    /// as doubling, but to sizes that fit it (growing by what arrived, which is short of a
+    /// round size by the frame headers, can end just short of the message and double once
+    /// more, with a copy, for its last bytes).
+    ///
+    /// Only bytes that are in `input` count, whatever the headers declare, and never more
+    /// than the message size limit: a peer cannot make the decoder reserve memory for bytes
+    /// it has not sent (beyond twice what it has). Called only when the buffer is full, so
+    /// the frames looked at here are not looked at again: O(1) per frame.
+    fn reserve_assembly(
+        &mut self,
+        header: &FrameHeader,
+        arrived: bool,
+        input: &[u8],
+        available: usize,
+    ) {
+        let (more, complete) = match (arrived, header.fin) {
+            (false, _) => (0, false),
+            (true, true) => (0, true),
+            (true, false) => {
+                let fragments_left = self
+                    .message
+                    .map_or(0, |m| self.max_fragments.saturating_sub(m.fragments));
+                arrived_continuations(&input[available..], fragments_left)
+            }
+        };
+        let len = self.assembly.len();
+        let room = self.max_message_size.saturating_sub(len);
+        let need = len + available.saturating_add(more).min(room).max(available);
+        let target = if complete {
+            need
+        } else {
+            need.checked_next_power_of_two()
+                .unwrap_or(need)
+                .min(self.max_message_size)
+                .max(need)
+        };
+        self.assembly.reserve(target - len);
     }
 
     /// Applies every rule a header can be judged by, before any of its payload is read.
@@ -705,11 +869,7 @@ impl Decoder {
         checked: usize,
     ) -> Result<(), ProtocolError> {
         let offset = (consumed as usize).wrapping_add(checked);
-        let validate = !header.opcode.is_control()
-            && self
-                .message
-                .is_some_and(|m| m.kind == MessageKind::Text && !m.compressed);
-        let Some(message) = self.message.as_mut().filter(|_| validate) else {
+        let Some(utf8) = text_validator(&mut self.message, header) else {
             if let Some(key) = header.mask {
                 // Only the position modulo 4 matters, so truncating `consumed` is harmless.
                 apply_mask(new, key, offset);
@@ -723,10 +883,7 @@ impl Decoder {
             if let Some(key) = header.mask {
                 apply_mask(block, key, offset.wrapping_add(i * UNMASK_BLOCK));
             }
-            message
-                .utf8
-                .feed(block)
-                .map_err(|_| ProtocolError::InvalidUtf8)?;
+            utf8.feed(block).map_err(|_| ProtocolError::InvalidUtf8)?;
         }
         Ok(())
     }
@@ -1079,6 +1236,213 @@ mod tests {
             decode_all(&mut decoder, &bytes),
             Err(ProtocolError::TooManyFragments { max: 3 })
         );
+    }
+
+    /// The first fragment of a text message of `first` bytes, a ping, then continuation
+    /// frames of `rest` bytes each, the last one final; then a whole binary message.
+    fn fragmented_then_binary(first: usize, rest: &[usize]) -> Vec<u8> {
+        let mut bytes = frame(OpCode::Text, false, &alloc::vec![b'a'; first], KEY);
+        bytes.extend(frame(OpCode::Ping, true, b"p", KEY));
+        for (i, &len) in rest.iter().enumerate() {
+            let fin = i + 1 == rest.len();
+            bytes.extend(frame(
+                OpCode::Continuation,
+                fin,
+                &alloc::vec![b'b'; len],
+                KEY,
+            ));
+        }
+        bytes.extend(frame(OpCode::Binary, true, &[0; 5000], KEY));
+        bytes
+    }
+
+    #[test]
+    fn reassembly_reserves_once_for_all_fragments_that_arrived() {
+        let bytes = fragmented_then_binary(1000, &[2000, 3000]);
+        let mut decoder = server();
+        let mut input = BytesMut::from(&bytes[..]);
+        // The ping comes out after the first fragment went into the reassembly buffer.
+        assert!(matches!(
+            decoder.decode(&mut input),
+            Ok(Some(Decoded::Control(OpCode::Ping, _)))
+        ));
+        // Room for the three fragments, skipping the ping, and not for the binary message.
+        assert_eq!(decoder.assembly.capacity(), 6000);
+        let Ok(Some(Decoded::Message(message))) = decoder.decode(&mut input) else {
+            panic!()
+        };
+        assert_eq!(message.as_bytes().len(), 6000);
+    }
+
+    #[test]
+    fn reassembly_reserves_only_bytes_that_arrived_whatever_the_header_declares() {
+        // A continuation frame that declares 1 TiB, of which 10 bytes arrived.
+        let mut bytes = frame(OpCode::Text, false, &[b'a'; 1000], KEY);
+        let header = FrameHeader {
+            fin: true,
+            mask: KEY,
+            ..FrameHeader::new(OpCode::Continuation, 1 << 40)
+        };
+        let (buf, n) = header.encode();
+        bytes.extend_from_slice(&buf[..n]);
+        bytes.extend_from_slice(&[b'b'; 10]);
+        let mut decoder = server();
+        let mut input = BytesMut::from(&bytes[..]);
+        assert!(matches!(
+            decoder.decode(&mut input),
+            Err(ProtocolError::FrameTooLarge { .. })
+        ));
+        // What arrived, rounded up to a power of two as the message is not complete.
+        assert_eq!(decoder.assembly.capacity(), 1024);
+    }
+
+    #[test]
+    fn reassembly_reserves_only_bytes_of_the_frame_that_arrived() {
+        let bytes = fragmented_then_binary(1000, &[2000]);
+        let mut decoder = server();
+        // The first fragment's header (16-bit length, masked) and 300 of its bytes.
+        let mut input = BytesMut::from(&bytes[..4 + 4 + 300]);
+        assert_eq!(decoder.decode(&mut input), Ok(None));
+        assert_eq!(decoder.assembly.capacity(), 512);
+    }
+
+    #[test]
+    fn reassembly_reserves_no_more_than_the_message_limit() {
+        let config = Config {
+            max_message_size: 1500,
+            ..Config::default()
+        };
+        let bytes = fragmented_then_binary(1000, &[1000]);
+        let mut decoder = Decoder::new(Role::Server, &config);
+        let mut input = BytesMut::from(&bytes[..]);
+        assert!(matches!(
+            decoder.decode(&mut input),
+            Ok(Some(Decoded::Control(OpCode::Ping, _)))
+        ));
+        assert_eq!(decoder.assembly.capacity(), 1500);
+        assert!(matches!(
+            decoder.decode(&mut input),
+            Err(ProtocolError::MessageTooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn reassembly_looks_ahead_no_further_than_the_fragment_limit() {
+        let config = Config {
+            max_fragments: 2,
+            ..Config::default()
+        };
+        let bytes = fragmented_then_binary(1000, &[1000, 1000]);
+        let mut decoder = Decoder::new(Role::Server, &config);
+        let mut input = BytesMut::from(&bytes[..]);
+        assert!(matches!(
+            decoder.decode(&mut input),
+            Ok(Some(Decoded::Control(OpCode::Ping, _)))
+        ));
+        // The first fragment and one more (2000 bytes, rounded up to a power of two as the
+        // message is not complete): a third would be over the limit.
+        assert_eq!(decoder.assembly.capacity(), 2048);
+        assert!(matches!(
+            decoder.decode(&mut input),
+            Err(ProtocolError::TooManyFragments { max: 2 })
+        ));
+    }
+
+    #[test]
+    fn reassembly_in_pieces_grows_to_a_size_that_fits_the_message() {
+        // 1 MiB in 64 fragments, read 64 KiB at a time: what arrives per read is short of
+        // 64 KiB by the frame headers, so growing by it would end just short of 1 MiB and
+        // double to 2 MiB for the last bytes; powers of two end at 1 MiB exactly.
+        let payload = alloc::vec![b'x'; 16 * 1024];
+        let mut bytes = Vec::new();
+        for i in 0..64 {
+            let opcode = if i == 0 {
+                OpCode::Text
+            } else {
+                OpCode::Continuation
+            };
+            bytes.extend(frame(opcode, i == 63, &payload, KEY));
+        }
+        let mut decoder = server();
+        let mut input = BytesMut::new();
+        let mut message = None;
+        for read in bytes.chunks(64 * 1024) {
+            input.extend_from_slice(read);
+            while let Some(item) = decoder.decode(&mut input).unwrap() {
+                message = Some(item);
+            }
+        }
+        let Some(Decoded::Message(message)) = message else {
+            panic!()
+        };
+        assert_eq!(message.as_bytes().len(), 1 << 20);
+        // Nothing left after the message in its buffer: it was exactly 1 MiB.
+        assert_eq!(decoder.assembly.capacity(), 0);
+    }
+
+    #[test]
+    fn next_message_reuses_the_buffer_of_a_dropped_one() {
+        let bytes = fragmented_then_binary(1000, &[2000, 3000]);
+        let mut decoder = server();
+        let mut input = BytesMut::from(&bytes[..]);
+        let _ping = decoder.decode(&mut input).unwrap();
+        let Ok(Some(Decoded::Message(first))) = decoder.decode(&mut input) else {
+            panic!()
+        };
+        let first_at = first.as_bytes().as_ptr();
+        drop(first);
+        let _binary = decoder.decode(&mut input).unwrap();
+        let mut input = BytesMut::from(&fragmented_then_binary(1000, &[2000])[..]);
+        let _ping = decoder.decode(&mut input).unwrap();
+        assert_eq!(decoder.assembly.as_ptr(), first_at);
+    }
+
+    #[test]
+    fn shrink_frees_the_buffer_of_a_dropped_message() {
+        let bytes = fragmented_then_binary(1000, &[2000, 3000]);
+        let mut decoder = server();
+        let mut input = BytesMut::from(&bytes[..]);
+        let _ping = decoder.decode(&mut input).unwrap();
+        let Ok(Some(Decoded::Message(message))) = decoder.decode(&mut input) else {
+            panic!()
+        };
+        // The message filled its buffer: the view past it has no capacity of its own.
+        assert_eq!(decoder.assembly.capacity(), 0);
+        drop(message);
+        decoder.shrink(0);
+        // The whole buffer came back and went, instead of staying behind a 0-byte view.
+        let _ = decoder.assembly.try_reclaim(1);
+        assert_eq!(decoder.assembly.capacity(), 0);
+    }
+
+    #[test]
+    fn fragments_unmasked_into_the_assembly_keep_the_key_phase() {
+        // Fragments of lengths that are not multiples of 4, arriving in odd-sized reads, so
+        // that blocks and reads start at every key phase.
+        let text: Vec<u8> = "κόσμε 🚀 ".repeat(5000).into_bytes();
+        let mut bytes = Vec::new();
+        let pieces: Vec<&[u8]> = text.chunks(17_001).collect();
+        for (i, piece) in pieces.iter().enumerate() {
+            let opcode = if i == 0 {
+                OpCode::Text
+            } else {
+                OpCode::Continuation
+            };
+            bytes.extend(frame(opcode, i + 1 == pieces.len(), piece, KEY));
+        }
+        let mut decoder = server();
+        let mut input = BytesMut::new();
+        let mut got = None;
+        for read in bytes.chunks(4093) {
+            input.extend_from_slice(read);
+            while let Some(item) = decoder.decode(&mut input).unwrap() {
+                got = Some(item);
+            }
+        }
+        let Some(Decoded::Message(Message::Text(got))) = got else {
+            panic!()
+        };
+        assert_eq!(got.as_bytes(), &text[..]);
     }
 
     #[test]

@@ -20,20 +20,51 @@ impl fmt::Display for InvalidUtf8 {
     }
 }
 
-/// The outcome of checking one complete slice: where the valid prefix ends, and whether the
-/// rest is invalid (`Some`) or only an unfinished code point at the end (`None`).
-///
-/// With the `simd` feature this is simdutf8's `compat` validator, which reports the same
-/// `valid_up_to`/`error_len` as `core::str::from_utf8` at SIMD speed.
+/// The outcome of checking a few bytes (a pending code point, or the tail of a piece): where
+/// the valid prefix ends, and whether the rest is invalid (`Some`) or only an unfinished code
+/// point at the end (`None`).
 #[inline]
 fn check(bytes: &[u8]) -> Result<(), (usize, Option<usize>)> {
-    #[cfg(feature = "simd")]
-    let result = simdutf8::compat::from_utf8(bytes);
-    #[cfg(not(feature = "simd"))]
-    let result = core::str::from_utf8(bytes);
-    match result {
+    match core::str::from_utf8(bytes) {
         Ok(_) => Ok(()),
         Err(e) => Err((e.valid_up_to(), e.error_len())),
+    }
+}
+
+/// Whether `bytes` is complete, valid UTF-8, without saying where it fails.
+///
+/// With the `simd` feature this is simdutf8's `basic` validator, faster than its `compat`
+/// one because it reports no position: [`Utf8Validator::feed`] gives it only slices cut at
+/// a code point boundary, where "invalid" needs no position to be final.
+#[inline]
+fn is_complete(bytes: &[u8]) -> bool {
+    #[cfg(feature = "simd")]
+    let result = simdutf8::basic::from_utf8(bytes).is_ok();
+    #[cfg(not(feature = "simd"))]
+    let result = core::str::from_utf8(bytes).is_ok();
+    result
+}
+
+/// Where `piece` is cut so that everything before the cut can be judged on its own: before
+/// the last lead (non-continuation) byte among its last 3 bytes, so that a code point the
+/// piece ends inside is left after the cut. An ASCII last byte, or 3 continuation bytes at
+/// the end, cut nothing off: a code point that is still valid so far after 3 continuation
+/// bytes is complete (a 4-byte one), so such a piece either ends on a boundary or is invalid
+/// already.
+///
+/// What precedes a lead byte is complete UTF-8 or invalid whatever follows, since no code
+/// point runs past the start of the next one: so the part before the cut is validated with
+/// a yes/no answer ([`is_complete`]), and only the at most 3 bytes after it may be pending.
+#[inline]
+fn boundary_cut(piece: &[u8]) -> usize {
+    let n = piece.len();
+    match piece.last() {
+        None => 0,
+        Some(&last) if last < 0x80 => n,
+        Some(_) => (1..=n.min(3))
+            .map(|back| n - back)
+            .find(|&i| piece[i] & 0xC0 != 0x80)
+            .unwrap_or(n),
     }
 }
 
@@ -89,11 +120,15 @@ impl Utf8Validator {
                 return Ok(());
             }
         }
-        match check(piece) {
+        let (bulk, tail) = piece.split_at(boundary_cut(piece));
+        if !is_complete(bulk) {
+            return Err(InvalidUtf8);
+        }
+        match check(tail) {
             Ok(()) => Ok(()),
             Err((_, Some(_))) => Err(InvalidUtf8),
             Err((valid, None)) => {
-                let tail = &piece[valid..];
+                let tail = &tail[valid..];
                 self.pending[..tail.len()].copy_from_slice(tail);
                 self.pending_len = tail.len() as u8;
                 Ok(())
@@ -334,6 +369,182 @@ mod tests {
         v.feed(&[0xe2, 0x82]).unwrap();
         assert!(!v.is_boundary());
         assert_eq!(v.finish(), Err(InvalidUtf8));
+    }
+
+    /// Feeds `pieces` in turn and returns the index of the piece that failed, if any, and
+    /// whether the text then finished on a boundary.
+    fn first_failure(pieces: &[&[u8]]) -> (Option<usize>, bool) {
+        let mut v = Utf8Validator::new();
+        for (i, piece) in pieces.iter().enumerate() {
+            if v.feed(piece).is_err() {
+                return (Some(i), false);
+            }
+        }
+        (None, v.finish().is_ok())
+    }
+
+    /// Long enough that the bulk before the cut takes the SIMD path (64 bytes and up).
+    fn long_prefix() -> Vec<u8> {
+        "plain ASCII, then κόσμε and 𝄞, to reach the vector width: 0123456789"
+            .as_bytes()
+            .to_vec()
+    }
+
+    #[test]
+    fn cut_keeps_an_unfinished_code_point_pending_at_each_of_its_bytes() {
+        for ch in ["é", "€", "𝄞"] {
+            let ch = ch.as_bytes();
+            for end in 1..ch.len() {
+                let mut first = long_prefix();
+                first.extend_from_slice(&ch[..end]);
+                let mut v = Utf8Validator::new();
+                assert_eq!(v.feed(&first), Ok(()), "{ch:x?} cut after {end}");
+                assert!(!v.is_boundary(), "{ch:x?} cut after {end}");
+                assert_eq!(v.feed(&ch[end..]), Ok(()), "{ch:x?} cut after {end}");
+                assert!(v.is_boundary());
+                assert_eq!(v.finish(), Ok(()));
+            }
+        }
+    }
+
+    #[test]
+    fn cut_at_a_complete_code_point_leaves_nothing_pending() {
+        for ch in ["a", "é", "€", "𝄞"] {
+            let mut piece = long_prefix();
+            piece.extend_from_slice(ch.as_bytes());
+            let mut v = Utf8Validator::new();
+            assert_eq!(v.feed(&piece), Ok(()), "{ch}");
+            assert!(v.is_boundary(), "{ch}");
+        }
+    }
+
+    #[test]
+    fn piece_of_only_continuation_bytes_finishes_the_pending_code_point() {
+        let clef = "𝄞".as_bytes();
+        // The lead byte alone, then the three continuation bytes as one piece.
+        assert_eq!(first_failure(&[&clef[..1], &clef[1..]]), (None, true));
+        // Then one at a time, each piece nothing but a continuation byte.
+        assert_eq!(
+            first_failure(&[&clef[..1], &clef[1..2], &clef[2..3], &clef[3..]]),
+            (None, true)
+        );
+    }
+
+    #[test]
+    fn piece_of_only_continuation_bytes_with_nothing_pending_fails() {
+        assert_eq!(first_failure(&[b"ok", &[0x80]]), (Some(1), false));
+        assert_eq!(
+            first_failure(&[b"ok", &[0x80, 0xbf, 0x80]]),
+            (Some(1), false)
+        );
+        // One continuation byte more than the pending code point takes.
+        let euro = "€".as_bytes();
+        assert_eq!(
+            first_failure(&[&euro[..1], &[euro[1], euro[2], 0x80]]),
+            (Some(1), false)
+        );
+    }
+
+    #[test]
+    fn three_continuation_bytes_at_the_end_cut_nothing_and_may_be_a_stray() {
+        // A whole 4-byte code point ends the piece: valid, nothing pending.
+        let mut clef = long_prefix();
+        clef.extend_from_slice("𝄞".as_bytes());
+        assert_eq!(first_failure(&[&clef]), (None, true));
+        // A 3-byte code point and a stray continuation byte: invalid at once.
+        let mut stray = long_prefix();
+        stray.extend_from_slice("€".as_bytes());
+        stray.push(0x80);
+        assert_eq!(first_failure(&[&stray, b"more"]), (Some(0), false));
+    }
+
+    #[test]
+    fn invalid_bytes_just_before_the_cut_fail_in_that_piece() {
+        let euro = "€".as_bytes();
+        for bad in [
+            &[0xff][..],
+            &[0xc0, 0xaf],
+            &[0xed, 0xa0, 0x80],
+            &[0xe2, 0x82],
+        ] {
+            // `bad` is followed by the lead byte the piece is cut at, with or without the
+            // SIMD-sized bulk before it.
+            for prefix in [Vec::new(), long_prefix()] {
+                let mut piece = prefix;
+                piece.extend_from_slice(bad);
+                piece.push(euro[0]);
+                assert_eq!(
+                    first_failure(&[&piece, &euro[1..]]),
+                    (Some(0), false),
+                    "{piece:x?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn invalid_unfinished_code_point_after_the_cut_fails_at_once() {
+        // Above U+10FFFF, a surrogate, an overlong: each fails at its second byte although
+        // the piece ends inside what would be its code point.
+        for bad in [
+            &[0xf4, 0x90][..],
+            &[0xed, 0xa0],
+            &[0xe0, 0x80],
+            &[0xf0, 0x80],
+        ] {
+            for prefix in [Vec::new(), long_prefix()] {
+                let mut piece = prefix;
+                piece.extend_from_slice(bad);
+                assert_eq!(first_failure(&[&piece]), (Some(0), false), "{piece:x?}");
+            }
+        }
+    }
+
+    /// Every string of up to 4 bytes from a set of edge bytes, after a SIMD-sized prefix and
+    /// split at every point: each piece fails exactly when the bytes so far cannot begin
+    /// valid UTF-8, as `core::str::from_utf8` says.
+    #[test]
+    fn every_short_suffix_at_every_split_agrees_with_core() {
+        const EDGES: [u8; 12] = [
+            0x41, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc2, 0xe0, 0xed, 0xf0, 0xf4,
+        ];
+        let valid_prefix = |bytes: &[u8]| match core::str::from_utf8(bytes) {
+            Ok(_) => true,
+            Err(e) => e.error_len().is_none(),
+        };
+        let prefix = long_prefix();
+        for len in 1..=4u32 {
+            for n in 0..EDGES.len().pow(len) {
+                let mut bytes = prefix.clone();
+                let mut k = n;
+                for _ in 0..len {
+                    bytes.push(EDGES[k % EDGES.len()]);
+                    k /= EDGES.len();
+                }
+                // One cut inside the suffix, anywhere from its start to its end.
+                for cut in prefix.len()..=bytes.len() {
+                    let mut v = Utf8Validator::new();
+                    let first = v.feed(&bytes[..cut]);
+                    assert_eq!(
+                        first.is_ok(),
+                        valid_prefix(&bytes[..cut]),
+                        "{bytes:x?} {cut}"
+                    );
+                    if first.is_err() {
+                        continue;
+                    }
+                    let second = v.feed(&bytes[cut..]);
+                    assert_eq!(second.is_ok(), valid_prefix(&bytes), "{bytes:x?} {cut}");
+                    if second.is_ok() {
+                        assert_eq!(
+                            v.finish().is_ok(),
+                            core::str::from_utf8(&bytes).is_ok(),
+                            "{bytes:x?} {cut}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -189,6 +189,47 @@ fn heap_use_per_message_and_per_connection() {
     );
     drop(idle);
 
+    // After a fragmented message (reassembled in the decoder's own buffer, which the message
+    // then shares), dropped: `shrink_buffers` frees that buffer too.
+    let fragmented: Vec<u8> = {
+        let text = "κόσμε 🚀 ".repeat(100_000);
+        let pieces: Vec<&[u8]> = text.as_bytes().chunks(16 * 1024).collect();
+        let mut out = Vec::new();
+        for (i, piece) in pieces.iter().enumerate() {
+            let opcode = if i == 0 {
+                OpCode::Text
+            } else {
+                OpCode::Continuation
+            };
+            let header = FrameHeader {
+                fin: i + 1 == pieces.len(),
+                mask: Some([1, 2, 3, 4]),
+                ..FrameHeader::new(opcode, piece.len() as u64)
+            };
+            let (buf, n) = header.encode();
+            out.extend_from_slice(&buf[..n]);
+            let start = out.len();
+            out.extend_from_slice(piece);
+            apply_mask(&mut out[start..], [1, 2, 3, 4], 0);
+        }
+        out
+    };
+    let base = live();
+    let mut conn = Box::new(Connection::open(Role::Server, Config::default()));
+    conn.receive(&fragmented);
+    assert!(matches!(
+        conn.poll_event().unwrap(),
+        Some(Event::Message(Message::Text(_)))
+    ));
+    conn.shrink_buffers();
+    let after_fragmented = (live() - base) as usize;
+    println!("idle server after a fragmented message and shrink_buffers: {after_fragmented} bytes");
+    assert!(
+        after_fragmented <= 512,
+        "an idle server holds {after_fragmented} bytes after a fragmented message"
+    );
+    drop(conn);
+
     // permessage-deflate state, per window size (both directions, one connection).
     #[cfg(feature = "deflate")]
     for bits in [9u8, 12, 15] {

@@ -254,9 +254,20 @@ const UTF8_EDGES: &[&[u8]] = &[
 
 /// Valid UTF-8 with a few random edits: bytes replaced, inserted, removed, or the text cut.
 fn mostly_valid_utf8() -> impl Strategy<Value = Vec<u8>> {
+    edited_utf8(0..24)
+}
+
+/// The same, mostly of 64 bytes and more: the size from which the validator takes its SIMD
+/// path (smaller inputs go to `core::str::from_utf8`).
+fn long_mostly_valid_utf8() -> impl Strategy<Value = Vec<u8>> {
+    edited_utf8(64..200)
+}
+
+/// `chars` characters of valid UTF-8 with a few random edits.
+fn edited_utf8(chars: core::ops::Range<usize>) -> impl Strategy<Value = Vec<u8>> {
     let edit = (any::<prop::sample::Index>(), 0..4u8, any::<u8>());
     (
-        prop::collection::vec(any::<char>(), 0..24),
+        prop::collection::vec(any::<char>(), chars),
         prop::collection::vec(edit, 0..3),
     )
         .prop_map(|(chars, edits)| {
@@ -280,6 +291,7 @@ fn utf8_candidates() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         prop::collection::vec(any::<u8>(), 0..48),
         mostly_valid_utf8(),
+        long_mostly_valid_utf8(),
         prop::collection::vec(prop::sample::select(UTF8_EDGES), 0..8)
             .prop_map(|parts| parts.concat()),
     ]
