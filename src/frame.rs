@@ -267,17 +267,8 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     // costs nothing, so short payloads (most control frames and small messages) pay no setup.
     let word = u32::from_ne_bytes(key);
     let wide = u64::from(word) | (u64::from(word) << 32);
-    // 64-byte blocks first: straight-line XORs the compiler turns into vector instructions.
-    let (blocks, rest) = buf.as_chunks_mut::<64>();
-    for block in blocks {
-        for chunk in block.as_chunks_mut::<8>().0 {
-            *chunk = (u64::from_ne_bytes(*chunk) ^ wide).to_ne_bytes();
-        }
-    }
-    let (chunks, rest) = rest.as_chunks_mut::<8>();
-    for chunk in chunks {
-        *chunk = (u64::from_ne_bytes(*chunk) ^ wide).to_ne_bytes();
-    }
+    let (words, rest) = buf.as_chunks_mut::<8>();
+    xor_words(words, wide);
     for (i, b) in rest.iter_mut().enumerate() {
         *b ^= key[i & 3];
     }
@@ -294,13 +285,65 @@ pub fn mask_into(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: usize) {
     let key = rotate_key(key, offset);
     let word = u32::from_ne_bytes(key);
     let wide = u64::from(word) | (u64::from(word) << 32);
-    let (dst_chunks, dst_rest) = dst.as_chunks_mut::<8>();
-    let (src_chunks, src_rest) = src.as_chunks::<8>();
-    for (d, s) in dst_chunks.iter_mut().zip(src_chunks) {
-        *d = (u64::from_ne_bytes(*s) ^ wide).to_ne_bytes();
-    }
+    let (dst_words, dst_rest) = dst.as_chunks_mut::<8>();
+    let (src_words, src_rest) = src.as_chunks::<8>();
+    xor_words_into(dst_words, src_words, wide);
     for (i, (d, s)) in dst_rest.iter_mut().zip(src_rest).enumerate() {
         *d = s ^ key[i & 3];
+    }
+}
+
+/// Payloads from this many 8-byte words up are worth checking for AVX2 (a cached load and
+/// a branch); shorter ones take the portable loop, whose setup is nothing.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+const WIDE_WORDS: usize = 32;
+
+/// XORs every word with `wide`. With `std` on x86-64 and a CPU that has AVX2, 32 bytes at
+/// a time: the portable build may only assume SSE2 (16 bytes), and unmasking a 1 KiB frame
+/// already in cache is then a quarter of receiving it (`benches/core.rs`, `unmask`).
+#[inline]
+fn xor_words(words: &mut [[u8; 8]], wide: u64) {
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    if words.len() >= WIDE_WORDS && std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: `xor_words_avx2` needs nothing but AVX2, which the CPU was just found to
+        // have. The tests run it against a byte loop at every length and offset.
+        #[allow(unsafe_code)]
+        return unsafe { xor_words_avx2(words, wide) };
+    }
+    for w in words {
+        *w = (u64::from_ne_bytes(*w) ^ wide).to_ne_bytes();
+    }
+}
+
+/// [`xor_words`] from `src` into `dst`, of the same length.
+#[inline]
+fn xor_words_into(dst: &mut [[u8; 8]], src: &[[u8; 8]], wide: u64) {
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    if dst.len() >= WIDE_WORDS && std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: as in `xor_words`: AVX2 is all `xor_words_into_avx2` needs.
+        #[allow(unsafe_code)]
+        return unsafe { xor_words_into_avx2(dst, src, wide) };
+    }
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d = (u64::from_ne_bytes(*s) ^ wide).to_ne_bytes();
+    }
+}
+
+/// The portable loop, compiled for AVX2: the compiler turns it into 32-byte XORs.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+#[target_feature(enable = "avx2")]
+fn xor_words_avx2(words: &mut [[u8; 8]], wide: u64) {
+    for w in words {
+        *w = (u64::from_ne_bytes(*w) ^ wide).to_ne_bytes();
+    }
+}
+
+/// The portable copying loop, compiled for AVX2.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+#[target_feature(enable = "avx2")]
+fn xor_words_into_avx2(dst: &mut [[u8; 8]], src: &[[u8; 8]], wide: u64) {
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d = (u64::from_ne_bytes(*s) ^ wide).to_ne_bytes();
     }
 }
 
@@ -427,6 +470,28 @@ mod tests {
         };
         let (buf, n) = h.encode();
         assert_eq!(FrameHeader::decode(&buf[..n]), Ok(Some((h, n))));
+    }
+
+    #[test]
+    fn wide_masking_path_matches_a_byte_loop() {
+        // Around the length where AVX2 takes over (when the CPU has it), and well past it.
+        let data: Vec<u8> = (0..5000u32).map(|i| (i * 31 + 5) as u8).collect();
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        for len in (240..280).chain([1024, 1031, 4096, 4999]) {
+            for offset in 0..4 {
+                let slow: Vec<u8> = data[..len]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| b ^ key[(i + offset) % 4])
+                    .collect();
+                let mut fast = data[..len].to_vec();
+                apply_mask(&mut fast, key, offset);
+                assert_eq!(fast, slow, "apply_mask len {len} offset {offset}");
+                let mut copied = alloc::vec![0u8; len];
+                mask_into(&mut copied, &data[..len], key, offset);
+                assert_eq!(copied, slow, "mask_into len {len} offset {offset}");
+            }
+        }
     }
 
     #[test]
