@@ -504,7 +504,7 @@ impl Decoder {
         self.release(input);
         if matches!(self.frame, FrameState::Header)
             && self.message.is_none()
-            && let Some(raw) = self.whole_small_frame(input, false)?
+            && let Some(raw) = self.whole_frame(input, false)?
         {
             return Ok(Some(raw));
         }
@@ -576,7 +576,7 @@ impl Decoder {
     }
 
     /// The fast path of [`Connection`](crate::Connection): the next item if it is a whole
-    /// small single-frame message (see `whole_small_frame`), consumed at the next call when
+    /// small single-frame message (see `whole_frame`), consumed at the next call when
     /// borrowed; `None` leaves everything to [`decode_raw`](Self::decode_raw).
     #[inline]
     pub(crate) fn small_message(
@@ -587,7 +587,7 @@ impl Decoder {
         if !matches!(self.frame, FrameState::Header) || self.message.is_some() {
             return Ok(None);
         }
-        Ok(match self.whole_small_frame(input, true)? {
+        Ok(match self.whole_frame(input, true)? {
             Some(Raw::Whole(kind, span)) => Some((kind, span)),
             _ => None,
         })
@@ -611,14 +611,14 @@ impl Decoder {
         message_of(kind, span.take(input))
     }
 
-    /// The common case in one pass: a complete, unfragmented frame of at most 125 bytes
+    /// The common case in one pass: a complete, unfragmented frame of at most 16 KiB
     /// with no RSV bits, masked the right way, at the front of the input, between
     /// messages. Anything else (including anything invalid) returns `None` and takes the
     /// general path, which applies every rule.
     ///
     /// With `data_only`, control frames are left alone too (untouched, for the general path).
     #[inline]
-    fn whole_small_frame(
+    fn whole_frame(
         &mut self,
         input: &mut BytesMut,
         data_only: bool,
@@ -626,13 +626,26 @@ impl Decoder {
         let [b0, b1, ..] = input[..] else {
             return Ok(None);
         };
-        let len = usize::from(b1 & 0x7F);
         let masked = b1 & 0x80 != 0;
-        // FIN set, RSV clear, 7-bit length, the expected masking.
-        if b0 & 0xF0 != 0x80 || len > 125 || masked != self.expect_masked {
+        // FIN set, RSV clear, the expected masking.
+        if b0 & 0xF0 != 0x80 || masked != self.expect_masked {
             return Ok(None);
         }
-        let header_len = if masked { 6 } else { 2 };
+        // A 7-bit length, or a 16-bit one (data frames only: a control frame that long is
+        // an error, which the general path reports) up to the unmasking block, so that a
+        // text payload is still in cache when it is validated after unmasking.
+        let (len, len_end) = match b1 & 0x7F {
+            126 => match input.get(2..4) {
+                Some(&[hi, lo]) if b0 & 0x08 == 0 => (usize::from(u16::from_be_bytes([hi, lo])), 4),
+                _ => return Ok(None),
+            },
+            127 => return Ok(None),
+            short => (usize::from(short), 2),
+        };
+        if len > UNMASK_BLOCK {
+            return Ok(None);
+        }
+        let header_len = if masked { len_end + 4 } else { len_end };
         let Some(frame) = input.get_mut(..header_len + len) else {
             return Ok(None);
         };
@@ -654,8 +667,10 @@ impl Decoder {
             return Ok(None);
         }
         let (head, payload) = frame.split_at_mut(header_len);
-        if masked {
-            apply_mask(payload, [head[2], head[3], head[4], head[5]], 0);
+        if let [.., k0, k1, k2, k3] = *head
+            && masked
+        {
+            apply_mask(payload, [k0, k1, k2, k3], 0);
         }
         if opcode == OpCode::Text {
             let mut utf8 = Utf8Validator::new();
@@ -1087,6 +1102,43 @@ mod tests {
             panic!()
         };
         assert_eq!(b.as_ptr() as usize, payload_addr);
+    }
+
+    #[test]
+    fn frames_with_16_bit_lengths_keep_every_rule_on_the_fast_path() {
+        let payload: Vec<u8> = (0..1000u32).map(|i| b'a' + (i % 26) as u8).collect();
+        let got = decode_all(&mut server(), &frame(OpCode::Binary, true, &payload, KEY)).unwrap();
+        assert_eq!(
+            got,
+            [Decoded::Message(Message::Binary(Bytes::from(
+                payload.clone()
+            )))]
+        );
+        let mut bad_text = payload.clone();
+        bad_text[999] = 0xFF;
+        assert_eq!(
+            decode_all(&mut server(), &frame(OpCode::Text, true, &bad_text, KEY)),
+            Err(ProtocolError::InvalidUtf8)
+        );
+        assert_eq!(
+            decode_all(&mut server(), &frame(OpCode::Ping, true, &payload, KEY)),
+            Err(ProtocolError::ControlFrameTooLong(1000))
+        );
+        let small = Config {
+            max_frame_size: 999,
+            ..Config::default()
+        };
+        assert!(matches!(
+            decode_all(
+                &mut Decoder::new(Role::Server, &small),
+                &frame(OpCode::Binary, true, &payload, KEY)
+            ),
+            Err(ProtocolError::FrameTooLarge { len: 1000, .. })
+        ));
+        assert_eq!(
+            decode_all(&mut server(), &frame(OpCode::Binary, true, &payload, None)),
+            Err(ProtocolError::UnmaskedFrame)
+        );
     }
 
     #[test]
