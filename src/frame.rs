@@ -5,6 +5,7 @@
 //! extensions and the message in progress, so those rules live in the connection.
 
 use bytes::BytesMut;
+use core::mem::MaybeUninit;
 
 /// The longest possible frame header: 2 fixed bytes, 8 length bytes, 4 mask bytes.
 pub const MAX_HEADER_LEN: usize = 14;
@@ -293,6 +294,32 @@ pub fn mask_into(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: usize) {
     }
 }
 
+/// [`mask_into`] into memory not yet initialized (a buffer's spare capacity), writing
+/// every byte of `dst`, so that the caller need not zero it first.
+///
+/// # Panics
+/// If `dst` and `src` differ in length.
+#[inline]
+pub(crate) fn mask_into_uninit(
+    dst: &mut [MaybeUninit<u8>],
+    src: &[u8],
+    key: [u8; 4],
+    offset: usize,
+) {
+    assert_eq!(dst.len(), src.len(), "mask_into_uninit needs equal lengths");
+    let key = rotate_key(key, offset);
+    let word = u32::from_ne_bytes(key);
+    let wide = u64::from(word) | (u64::from(word) << 32);
+    // Equal lengths, so the same number of whole words and the same rest: every byte of
+    // `dst` is written.
+    let (dst_words, dst_rest) = dst.as_chunks_mut::<8>();
+    let (src_words, src_rest) = src.as_chunks::<8>();
+    xor_words_into_uninit(dst_words, src_words, wide);
+    for (i, (d, s)) in dst_rest.iter_mut().zip(src_rest).enumerate() {
+        d.write(s ^ key[i & 3]);
+    }
+}
+
 /// Payloads from this many 8-byte words up are worth checking for AVX2 (a cached load and
 /// a branch); shorter ones take the portable loop, whose setup is nothing.
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
@@ -327,6 +354,35 @@ fn xor_words_into(dst: &mut [[u8; 8]], src: &[[u8; 8]], wide: u64) {
     for (d, s) in dst.iter_mut().zip(src) {
         *d = (u64::from_ne_bytes(*s) ^ wide).to_ne_bytes();
     }
+}
+
+/// [`xor_words_into`] into memory not yet initialized.
+#[inline]
+fn xor_words_into_uninit(dst: &mut [[MaybeUninit<u8>; 8]], src: &[[u8; 8]], wide: u64) {
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    if dst.len() >= WIDE_WORDS && std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: as in `xor_words`: AVX2 is all `xor_words_into_uninit_avx2` needs.
+        #[allow(unsafe_code)]
+        return unsafe { xor_words_into_uninit_avx2(dst, src, wide) };
+    }
+    xor_uninit_portable(dst, src, wide);
+}
+
+#[inline(always)]
+fn xor_uninit_portable(dst: &mut [[MaybeUninit<u8>; 8]], src: &[[u8; 8]], wide: u64) {
+    for (d, s) in dst.iter_mut().zip(src) {
+        let bytes = (u64::from_ne_bytes(*s) ^ wide).to_ne_bytes();
+        for (d, b) in d.iter_mut().zip(bytes) {
+            d.write(b);
+        }
+    }
+}
+
+/// The portable loop into uninitialized memory, compiled for AVX2.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+#[target_feature(enable = "avx2")]
+fn xor_words_into_uninit_avx2(dst: &mut [[MaybeUninit<u8>; 8]], src: &[[u8; 8]], wide: u64) {
+    xor_uninit_portable(dst, src, wide);
 }
 
 /// The portable loop, compiled for AVX2: the compiler turns it into 32-byte XORs.
@@ -490,6 +546,19 @@ mod tests {
                 let mut copied = alloc::vec![0u8; len];
                 mask_into(&mut copied, &data[..len], key, offset);
                 assert_eq!(copied, slow, "mask_into len {len} offset {offset}");
+                let mut spare = alloc::vec![MaybeUninit::<u8>::uninit(); len];
+                mask_into_uninit(&mut spare, &data[..len], key, offset);
+                let written: Vec<u8> = spare
+                    .iter()
+                    .map(|b| {
+                        // SAFETY: `mask_into_uninit` writes every byte of its destination.
+                        #[allow(unsafe_code)]
+                        unsafe {
+                            b.assume_init()
+                        }
+                    })
+                    .collect();
+                assert_eq!(written, slow, "mask_into_uninit len {len} offset {offset}");
             }
         }
     }

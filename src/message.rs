@@ -252,27 +252,10 @@ fn extend_unmasked(buf: &mut BytesMut, src: &[u8], key: [u8; 4], offset: usize) 
     buf.reserve(src.len());
     let len = buf.len();
     let dst = &mut buf.spare_capacity_mut()[..src.len()];
-    let key = u32::from_be_bytes(key)
-        .rotate_left(8 * (offset & 3) as u32)
-        .to_be_bytes();
-    let word = u32::from_ne_bytes(key);
-    let wide = u64::from(word) | (u64::from(word) << 32);
-    // `dst` and `src` have the same length, so the same number of whole chunks and the same
-    // rest: the two loops write every byte of `dst`.
-    let (dst_chunks, dst_rest) = dst.as_chunks_mut::<8>();
-    let (src_chunks, src_rest) = src.as_chunks::<8>();
-    for (d, s) in dst_chunks.iter_mut().zip(src_chunks) {
-        let unmasked = (u64::from_ne_bytes(*s) ^ wide).to_ne_bytes();
-        for (d, b) in d.iter_mut().zip(unmasked) {
-            d.write(b);
-        }
-    }
-    for (i, (d, s)) in dst_rest.iter_mut().zip(src_rest).enumerate() {
-        d.write(s ^ key[i & 3]);
-    }
+    crate::frame::mask_into_uninit(dst, src, key, offset);
     // SAFETY: the `src.len()` bytes after `len` are within the capacity (`reserve` above,
-    // or the slicing of the spare capacity would have panicked) and were all written by
-    // the loops above.
+    // or the slicing of the spare capacity would have panicked) and `mask_into_uninit`
+    // wrote every one of them.
     #[allow(unsafe_code)]
     unsafe {
         buf.set_len(len + src.len());
