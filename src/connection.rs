@@ -373,7 +373,8 @@ impl Connection {
                 let missing = self.decoder.frame_bytes_missing(self.input.len());
                 self.input.reserve(data.len().max(missing));
             }
-            self.input.extend_from_slice(data);
+            let unmasked = self.decoder.receive_unmasked(&mut self.input, data);
+            self.input.extend_from_slice(&data[unmasked..]);
         }
     }
 
@@ -1480,6 +1481,44 @@ mod tests {
         let (evs, _) = events(&mut s);
         assert_eq!(evs.len(), 2);
         assert!(matches!(&evs[1], Event::Message(Message::Text(t)) if t == "κόσμε"));
+    }
+
+    #[test]
+    fn large_frame_is_unmasked_while_it_is_copied_in() {
+        let payload: Vec<u8> = (0..100_000u32).map(|i| (i * 7 + 3) as u8).collect();
+        let mut wire = client_frame(OpCode::Binary, true, &payload);
+        // A ping behind it, in the same reads: it must not be unmasked with the frame's key.
+        wire.extend(client_frame(OpCode::Ping, true, b"after"));
+        for read in [1, 3, 4096, 65536] {
+            let mut conn = server();
+            let mut events = Vec::new();
+            for piece in wire.chunks(read) {
+                conn.receive(piece);
+                while let Some(event) = conn.poll_event().unwrap() {
+                    events.push(event);
+                }
+            }
+            assert_eq!(events.len(), 2, "reads of {read}");
+            let Event::Message(Message::Binary(got)) = &events[0] else {
+                panic!("{:?}", events[0])
+            };
+            assert!(got[..] == payload[..], "reads of {read}");
+            assert!(matches!(&events[1], Event::Ping(p) if &p[..] == b"after"));
+        }
+        // Text keeps being unmasked by the decoder, which validates it on the way.
+        let mut text = alloc::vec![b'a'; 50_000];
+        text[40_000] = 0xFF;
+        let wire = client_frame(OpCode::Text, true, &text);
+        let mut conn = server();
+        let mut result = Ok(None);
+        for piece in wire.chunks(4096) {
+            conn.receive(piece);
+            result = conn.poll_event();
+            if result.is_err() {
+                break;
+            }
+        }
+        assert_eq!(result, Err(Error::Protocol(ProtocolError::InvalidUtf8)));
     }
 
     #[test]

@@ -395,6 +395,50 @@ impl Decoder {
         }
     }
 
+    /// Appends the front of `data` to `input` already unmasked, when it continues the payload
+    /// of a frame the decoder holds whole (a large binary or compressed message arriving in
+    /// many reads) and everything buffered is that payload, unmasked already; returns how
+    /// many bytes of `data` it took (the caller appends the rest as it is). The copy the
+    /// transport's bytes make into the connection then does the unmasking on the way, so a
+    /// large frame crosses memory once instead of twice. Text is left to the decoder, which
+    /// validates it while unmasking.
+    pub(crate) fn receive_unmasked(&mut self, input: &mut BytesMut, data: &[u8]) -> usize {
+        let FrameState::Payload {
+            header,
+            consumed,
+            checked,
+        } = self.frame
+        else {
+            return 0;
+        };
+        let Some(key) = header.mask else {
+            return 0;
+        };
+        if checked != input.len()
+            || self.mode != ReceiveMode::Messages
+            || header.opcode.is_control()
+            || self.streams_into_assembly(&header)
+            || text_validator(&mut self.message, &header).is_some()
+        {
+            return 0;
+        }
+        let remaining = header.payload_len - consumed - checked as u64;
+        let take = usize::try_from(remaining).map_or(data.len(), |r| r.min(data.len()));
+        // Only the position modulo 4 matters, so truncating `consumed` is harmless.
+        extend_unmasked(
+            input,
+            &data[..take],
+            key,
+            (consumed as usize).wrapping_add(checked),
+        );
+        self.frame = FrameState::Payload {
+            header,
+            consumed,
+            checked: checked + take,
+        };
+        take
+    }
+
     /// Frees the reassembly buffer if it is empty and holds more than `keep` bytes.
     pub fn shrink(&mut self, keep: usize) {
         if !self.assembly.is_empty() {
