@@ -225,6 +225,8 @@ pub(crate) enum HeadError {
     Incomplete,
     /// The head broke the grammar here.
     Syntax(Syntax),
+    /// The head had more header lines than the caller allowed.
+    TooManyFields,
 }
 
 impl From<Syntax> for HeadError {
@@ -264,7 +266,7 @@ fn first_control(s: &[u8]) -> Option<usize> {
 }
 
 /// Reads an HTTP/1.x request head (RFC 7230 §3) from the start of `buf`,
-/// appending each header's position to `fields`.
+/// appending each header's position to `fields`, at most `max_fields` of them.
 ///
 /// The grammar is checked as strictly as httparse checks it and with the
 /// scanner's extra rules (every line ends in CR LF; no NUL; no whitespace
@@ -277,6 +279,7 @@ fn first_control(s: &[u8]) -> Option<usize> {
 pub(crate) fn parse_request_head<'a>(
     buf: &'a [u8],
     fields: &mut Vec<Field>,
+    max_fields: usize,
 ) -> Result<RequestLine<'a>, HeadError> {
     let at = |i: usize| buf.get(i).copied().ok_or(HeadError::Incomplete);
     // The index of the first byte from `i` on that `keep` refuses.
@@ -316,6 +319,9 @@ pub(crate) fn parse_request_head<'a>(
                 minor,
                 head_len: line_end(buf, i, Syntax::HeaderName)?,
             });
+        }
+        if fields.len() == max_fields {
+            return Err(HeadError::TooManyFields);
         }
         let name_end = run(i, is_tchar)?;
         if name_end == i || buf[name_end] != b':' {
@@ -550,7 +556,7 @@ mod tests {
 
     fn parse(buf: &[u8]) -> Result<(RequestLine<'_>, Vec<Field>), HeadError> {
         let mut fields = Vec::new();
-        parse_request_head(buf, &mut fields).map(|line| (line, fields))
+        parse_request_head(buf, &mut fields, usize::MAX).map(|line| (line, fields))
     }
 
     #[test]
@@ -574,6 +580,19 @@ mod tests {
                 (b"T", b"a\tb")
             ]
         );
+    }
+
+    #[test]
+    fn request_head_lists_no_more_headers_than_allowed() {
+        let head = b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n";
+        let mut fields = Vec::new();
+        assert_eq!(
+            parse_request_head(head, &mut fields, 2).map(|_| ()),
+            Err(HeadError::TooManyFields)
+        );
+        assert_eq!(fields.len(), 2);
+        fields.clear();
+        assert!(parse_request_head(head, &mut fields, 3).is_ok());
     }
 
     #[test]

@@ -263,32 +263,38 @@ pub(crate) fn resume_request(
     limits: &Limits,
     buf: &[u8],
 ) -> Result<Option<(Request, usize)>, RequestError> {
-    // Room for a browser's dozen headers, so the list grows at most rarely.
-    let mut fields = Vec::with_capacity(16);
+    let mut fields = Vec::new();
     // The common case, a whole well-formed head in the first read, is parsed in
     // one pass. Anything else (an unfinished head, a broken rule or limit) goes
     // through the scanner, which reports exactly what it would have without
-    // this shortcut, so the result never depends on how the bytes arrived.
-    if scanner.is_fresh()
-        && let Ok(line) = parse_request_head(buf, &mut fields)
-        && line.head_len <= limits.max_head_size
-        && fields.len() <= limits.max_headers
-    {
-        let head = &buf[..line.head_len];
-        return Request::check(head, &line, fields).map(|r| Some((r, line.head_len)));
+    // this shortcut, so the result never depends on how the bytes arrived. The
+    // shortcut looks no further than the head may reach and lists no more
+    // headers than allowed, so a hostile first read cannot make it hold more.
+    if scanner.is_fresh() {
+        // Room for a browser's dozen headers, so the list grows at most rarely.
+        fields.reserve(16.min(limits.max_headers));
+        let window = &buf[..buf.len().min(limits.max_head_size)];
+        if let Ok(line) = parse_request_head(window, &mut fields, limits.max_headers) {
+            let head = &buf[..line.head_len];
+            return Request::check(head, &line, fields).map(|r| Some((r, line.head_len)));
+        }
+        fields.clear();
     }
     let Some(end) = scanner.next_head(buf, limits)? else {
         return Ok(None);
     };
-    fields.clear();
     let head = &buf[..end.len];
-    match parse_request_head(head, &mut fields) {
+    fields.reserve(end.headers);
+    match parse_request_head(head, &mut fields, end.headers) {
         Ok(line) => Request::check(head, &line, fields).map(|r| Some((r, end.len))),
         // Also covers "HTTP/2.0" and friends: a version we do not speak.
         Err(HeadError::Syntax(Syntax::Version)) => Err(RequestError::HttpVersion),
         Err(HeadError::Syntax(s)) => Err(RequestError::Malformed(s)),
-        // The scanner found the empty line that ends the head.
-        Err(HeadError::Incomplete) => Err(RequestError::Malformed(Syntax::StartLine)),
+        // The scanner found the empty line that ends the head, after this many
+        // header lines.
+        Err(HeadError::Incomplete | HeadError::TooManyFields) => {
+            Err(RequestError::Malformed(Syntax::StartLine))
+        }
     }
 }
 
