@@ -262,12 +262,7 @@ impl FrameHeader {
 /// ```
 #[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
-    let key = rotate_key(key, offset);
-    // The key repeated in a word: XOR 8 bytes at a time. Native byte order on both sides
-    // keeps the bytes in place, and every chunk starts at key phase 0. Building the word
-    // costs nothing, so short payloads (most control frames and small messages) pay no setup.
-    let word = u32::from_ne_bytes(key);
-    let wide = u64::from(word) | (u64::from(word) << 32);
+    let (key, wide) = key_at(key, offset);
     let (words, rest) = buf.as_chunks_mut::<8>();
     xor_words(words, wide);
     for (i, b) in rest.iter_mut().enumerate() {
@@ -283,9 +278,7 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
 #[inline]
 pub fn mask_into(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: usize) {
     assert_eq!(dst.len(), src.len(), "mask_into needs equal lengths");
-    let key = rotate_key(key, offset);
-    let word = u32::from_ne_bytes(key);
-    let wide = u64::from(word) | (u64::from(word) << 32);
+    let (key, wide) = key_at(key, offset);
     let (dst_words, dst_rest) = dst.as_chunks_mut::<8>();
     let (src_words, src_rest) = src.as_chunks::<8>();
     xor_words_into(dst_words, src_words, wide);
@@ -307,9 +300,7 @@ pub(crate) fn mask_into_uninit(
     offset: usize,
 ) {
     assert_eq!(dst.len(), src.len(), "mask_into_uninit needs equal lengths");
-    let key = rotate_key(key, offset);
-    let word = u32::from_ne_bytes(key);
-    let wide = u64::from(word) | (u64::from(word) << 32);
+    let (key, wide) = key_at(key, offset);
     // Equal lengths, so the same number of whole words and the same rest: every byte of
     // `dst` is written.
     let (dst_words, dst_rest) = dst.as_chunks_mut::<8>();
@@ -403,12 +394,17 @@ fn xor_words_into_avx2(dst: &mut [[u8; 8]], src: &[[u8; 8]], wide: u64) {
     }
 }
 
-/// The key as seen from payload position `offset`.
+/// The key as seen from payload position `offset`, and repeated in a word so that 8 bytes
+/// are XORed at a time: native byte order on both sides keeps the bytes in place, and every
+/// word starts at key phase 0. Building the word costs nothing, so short payloads (most
+/// control frames and small messages) pay no setup.
 #[inline]
-fn rotate_key(key: [u8; 4], offset: usize) -> [u8; 4] {
-    u32::from_be_bytes(key)
+fn key_at(key: [u8; 4], offset: usize) -> ([u8; 4], u64) {
+    let key = u32::from_be_bytes(key)
         .rotate_left(8 * (offset & 3) as u32)
-        .to_be_bytes()
+        .to_be_bytes();
+    let word = u32::from_ne_bytes(key);
+    (key, u64::from(word) | (u64::from(word) << 32))
 }
 
 #[cfg(test)]
