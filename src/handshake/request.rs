@@ -404,16 +404,6 @@ pub(crate) fn is_origin_form(t: &str) -> bool {
     t.starts_with('/') && t.bytes().all(|b| b.is_ascii_graphic() && b != b'#')
 }
 
-/// The position of `part`, a subslice of `whole`, within it. An empty `part`
-/// that does not point into `whole` is placed at its end.
-fn range_in(whole: &[u8], part: &[u8]) -> Range<usize> {
-    let start = (part.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize);
-    match start.checked_add(part.len()) {
-        Some(end) if end <= whole.len() => start..end,
-        _ => whole.len()..whole.len(),
-    }
-}
-
 impl Request {
     /// Checks a request head read by [`parse_request_head`] against RFC 6455
     /// §4.2.1; `fields` are its headers.
@@ -430,7 +420,7 @@ impl Request {
         if minor < 1 {
             return Err(RequestError::HttpVersion);
         }
-        let target = match core::str::from_utf8(line.target) {
+        let target = match core::str::from_utf8(&head[line.target.clone()]) {
             Ok(t) if is_origin_form(t) => t,
             _ => return Err(RequestError::InvalidTarget),
         };
@@ -516,7 +506,7 @@ impl Request {
         }
         Ok(Request {
             head: Bytes::copy_from_slice(head),
-            target: range_in(head, target.as_bytes()),
+            target: line.target.clone(),
             path_len: target.find('?').unwrap_or(target.len()),
             host,
             origin,
