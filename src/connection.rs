@@ -685,26 +685,33 @@ impl Connection {
     }
 
     fn read_response(&mut self) -> Result<Option<Event>, Error> {
-        let Phase::AwaitResponse(client) = &mut self.phase else {
-            unreachable!("read_response runs in AwaitResponse")
-        };
-        let parsed = client.parser.parse(&self.input);
-        let (response, n) = match parsed {
-            Ok(Some(done)) => done,
-            Ok(None) if self.input_overflow => {
-                self.phase = Phase::Closed(Closure::Abrupt);
-                self.input = BytesMut::new();
-                return Err(Error::Response(handshake::ResponseError::HeadTooLarge));
+        let response = loop {
+            let Phase::AwaitResponse(client) = &mut self.phase else {
+                unreachable!("read_response runs in AwaitResponse")
+            };
+            let (response, n) = match client.parser.parse(&self.input) {
+                Ok(Some(done)) => done,
+                Ok(None) if self.input_overflow => {
+                    self.phase = Phase::Closed(Closure::Abrupt);
+                    self.input = BytesMut::new();
+                    return Err(Error::Response(handshake::ResponseError::HeadTooLarge));
+                }
+                Ok(None) if self.eof => return Ok(Some(self.dropped())),
+                Ok(None) => return Ok(None),
+                Err(e) => {
+                    self.phase = Phase::Closed(Closure::Abrupt);
+                    self.input = BytesMut::new();
+                    return Err(Error::Response(e));
+                }
+            };
+            self.input.advance(n);
+            // An interim response (100 Continue, 103 Early Hints) may come before the
+            // final one, and a client must read past it (RFC 7231 §6.2); 101 is the final
+            // answer to an upgrade.
+            if !(100..200).contains(&response.status()) || response.status() == 101 {
+                break response;
             }
-            Ok(None) if self.eof => return Ok(Some(self.dropped())),
-            Ok(None) => return Ok(None),
-            Err(e) => {
-                self.phase = Phase::Closed(Closure::Abrupt);
-                self.input = BytesMut::new();
-                return Err(Error::Response(e));
-            }
         };
-        self.input.advance(n);
         if response.status() != 101 {
             let len = response
                 .content_length()

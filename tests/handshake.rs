@@ -171,6 +171,48 @@ fn redirect_surfaces_its_location() {
 }
 
 #[test]
+fn interim_1xx_responses_before_the_101_are_skipped() {
+    let (mut client, mut server) = pair(ClientOptions::new().protocol("chat"));
+    server.receive(&client.take_outbound());
+    assert!(matches!(
+        &serve(&mut server)[..],
+        [Event::HandshakeRequest(_)]
+    ));
+    let mut answer = b"HTTP/1.1 100 Continue\r\n\r\n".to_vec();
+    // Many of them in one read: skipped in a loop, not by recursion.
+    for _ in 0..10_000 {
+        answer.extend_from_slice(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>\r\n\r\n");
+    }
+    answer.extend_from_slice(&server.take_outbound());
+    // Byte by byte as well as in one read.
+    for piece in [answer.len(), 1] {
+        let (mut client, _) = pair(ClientOptions::new().protocol("chat"));
+        client.take_outbound();
+        let mut connected = false;
+        for chunk in answer.chunks(piece) {
+            client.receive(chunk);
+            while let Some(event) = client.poll_event().unwrap() {
+                assert!(matches!(event, Event::Connected(_)), "{event:?}");
+                connected = true;
+            }
+        }
+        assert!(connected, "reads of {piece}");
+        assert_eq!(client.state(), State::Open);
+    }
+}
+
+#[test]
+fn a_1xx_that_is_not_101_and_ends_the_stream_is_no_answer() {
+    let (mut client, _) = pair(ClientOptions::new());
+    client.receive(b"HTTP/1.1 100 Continue\r\n\r\n");
+    assert_eq!(client.poll_event(), Ok(None));
+    client.receive_eof();
+    assert!(
+        matches!(client.poll_event(), Ok(Some(Event::Close(f))) if f.code == sockless::CloseCode::ABNORMAL)
+    );
+}
+
+#[test]
 fn wrong_accept_key_fails_the_client() {
     let (mut client, _) = pair(ClientOptions::new());
     client.receive(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n");
