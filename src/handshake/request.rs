@@ -346,6 +346,38 @@ impl Once {
             _ => Once::Repeated,
         };
     }
+
+    /// Where the header's value is, if it appeared at most once and `valid`
+    /// accepts it; `repeated` or `valid`'s error otherwise.
+    fn optional(
+        self,
+        head: &[u8],
+        repeated: RequestError,
+        valid: impl FnOnce(&[u8]) -> Result<(), RequestError>,
+    ) -> Result<Option<Range<usize>>, RequestError> {
+        match self {
+            Once::Absent => Ok(None),
+            Once::Repeated => Err(repeated),
+            Once::One(at) => valid(&head[at.clone()]).map(|()| Some(at)),
+        }
+    }
+
+    /// [`optional`](Self::optional) for a header that must be there: `missing`
+    /// when it is not.
+    fn required(
+        self,
+        head: &[u8],
+        missing: RequestError,
+        repeated: RequestError,
+        valid: impl FnOnce(&[u8]) -> Result<(), RequestError>,
+    ) -> Result<Range<usize>, RequestError> {
+        self.optional(head, repeated, valid)?.ok_or(missing)
+    }
+}
+
+/// `Ok` if `ok`, else `error`: a value check for [`Once::optional`].
+fn require(ok: bool, error: RequestError) -> Result<(), RequestError> {
+    if ok { Ok(()) } else { Err(error) }
 }
 
 /// How a list header (`Upgrade`, `Connection`) read: absent, present without
@@ -454,14 +486,12 @@ impl Request {
         // The checks run in the order of RFC 6455 §4.2.1 whatever the order of
         // the headers, so that a request with several faults always gets the
         // same answer.
-        let host = match found.host {
-            Once::Absent => return Err(RequestError::MissingHost),
-            Once::Repeated => return Err(RequestError::DuplicateHost),
-            Once::One(at) if !is_host(&head[at.clone()]) => {
-                return Err(RequestError::InvalidHost);
-            }
-            Once::One(at) => at,
-        };
+        let host = found.host.required(
+            head,
+            RequestError::MissingHost,
+            RequestError::DuplicateHost,
+            |v| require(is_host(v), RequestError::InvalidHost),
+        )?;
         match found.upgrade {
             Listed::Absent => return Err(RequestError::MissingUpgrade),
             Listed::Without => return Err(RequestError::UpgradeNotWebSocket),
@@ -474,30 +504,23 @@ impl Request {
         }
         // The version comes before the key so that a client from an older
         // draft, whose key headers differ, learns which version to retry with.
-        match found.version {
-            Once::Absent => return Err(RequestError::MissingVersion),
-            Once::Repeated => return Err(RequestError::DuplicateVersion),
-            Once::One(at) if head[at.clone()] != *VERSION.as_bytes() => {
-                return Err(RequestError::UnsupportedVersion);
-            }
-            Once::One(_) => {}
-        }
-        let key = match found.key {
-            Once::Absent => return Err(RequestError::MissingKey),
-            Once::Repeated => return Err(RequestError::DuplicateKey),
-            Once::One(at) if !is_valid_key(&head[at.clone()]) => {
-                return Err(RequestError::InvalidKey);
-            }
-            Once::One(at) => at,
-        };
-        let origin = match found.origin {
-            Once::Absent => None,
-            Once::Repeated => return Err(RequestError::DuplicateOrigin),
-            Once::One(at) if !is_origin(&head[at.clone()]) => {
-                return Err(RequestError::InvalidOrigin);
-            }
-            Once::One(at) => Some(at),
-        };
+        found.version.required(
+            head,
+            RequestError::MissingVersion,
+            RequestError::DuplicateVersion,
+            |v| require(v == VERSION.as_bytes(), RequestError::UnsupportedVersion),
+        )?;
+        let key = found.key.required(
+            head,
+            RequestError::MissingKey,
+            RequestError::DuplicateKey,
+            |v| require(is_valid_key(v), RequestError::InvalidKey),
+        )?;
+        let origin = found
+            .origin
+            .optional(head, RequestError::DuplicateOrigin, |v| {
+                require(is_origin(v), RequestError::InvalidOrigin)
+            })?;
         if !found.protocols_valid {
             return Err(RequestError::InvalidProtocol);
         }
