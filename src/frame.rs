@@ -524,70 +524,45 @@ mod tests {
         assert_eq!(FrameHeader::decode(&buf[..n]), Ok(Some((h, n))));
     }
 
+    /// Every masking function against a byte loop: short lengths around the word and
+    /// block boundaries, lengths around the switch to AVX2 (when the CPU has it) and well
+    /// past it, at every key phase.
     #[test]
-    fn wide_masking_path_matches_a_byte_loop() {
-        // Around the length where AVX2 takes over (when the CPU has it), and well past it.
+    fn every_masking_function_matches_a_byte_loop() {
         let data: Vec<u8> = (0..5000u32).map(|i| (i * 31 + 5) as u8).collect();
-        let key = [0x37, 0xfa, 0x21, 0x3d];
-        for len in (240..280).chain([1024, 1031, 4096, 4999]) {
-            for offset in 0..4 {
-                let slow: Vec<u8> = data[..len]
-                    .iter()
-                    .enumerate()
-                    .map(|(i, b)| b ^ key[(i + offset) % 4])
-                    .collect();
-                let mut fast = data[..len].to_vec();
-                apply_mask(&mut fast, key, offset);
-                assert_eq!(fast, slow, "apply_mask len {len} offset {offset}");
-                let mut copied = alloc::vec![0u8; len];
-                mask_into(&mut copied, &data[..len], key, offset);
-                assert_eq!(copied, slow, "mask_into len {len} offset {offset}");
-                let mut spare = alloc::vec![MaybeUninit::<u8>::uninit(); len];
-                mask_into_uninit(&mut spare, &data[..len], key, offset);
-                let written: Vec<u8> = spare
-                    .iter()
-                    .map(|b| {
-                        // SAFETY: `mask_into_uninit` writes every byte of its destination.
-                        #[allow(unsafe_code)]
-                        unsafe {
-                            b.assume_init()
-                        }
-                    })
-                    .collect();
-                assert_eq!(written, slow, "mask_into_uninit len {len} offset {offset}");
-            }
-        }
-    }
-
-    #[test]
-    fn mask_into_equals_copy_then_mask() {
-        let key = [0xde, 0xad, 0xbe, 0xef];
-        let data: Vec<u8> = (0..300u32).map(|i| (i * 13) as u8).collect();
-        for offset in 0..8 {
-            for len in [0, 1, 7, 8, 9, 64, 200, 300] {
-                let mut expected = data[..len].to_vec();
-                apply_mask(&mut expected, key, offset);
-                let mut got = alloc::vec![0u8; len];
-                mask_into(&mut got, &data[..len], key, offset);
-                assert_eq!(got, expected, "offset {offset} len {len}");
-            }
-        }
-    }
-
-    #[test]
-    fn mask_at_every_offset_matches_byte_loop() {
-        let key = [0xde, 0xad, 0xbe, 0xef];
-        let data: Vec<u8> = (0..300u32).map(|i| (i * 7) as u8).collect();
-        for offset in 0..8 {
-            for len in [0, 1, 3, 4, 63, 64, 65, 200] {
-                let mut fast = data[..len].to_vec();
-                apply_mask(&mut fast, key, offset);
-                let slow: Vec<u8> = data[..len]
-                    .iter()
-                    .enumerate()
-                    .map(|(i, b)| b ^ key[(i + offset) % 4])
-                    .collect();
-                assert_eq!(fast, slow, "offset {offset} len {len}");
+        let short = [0, 1, 3, 4, 7, 8, 9, 63, 64, 65, 200, 300];
+        for key in [[0xde, 0xad, 0xbe, 0xef], [0x37, 0xfa, 0x21, 0x3d]] {
+            for len in short
+                .into_iter()
+                .chain(240..280)
+                .chain([1024, 1031, 4096, 4999])
+            {
+                for offset in 0..8 {
+                    let slow: Vec<u8> = data[..len]
+                        .iter()
+                        .enumerate()
+                        .map(|(i, b)| b ^ key[(i + offset) % 4])
+                        .collect();
+                    let mut fast = data[..len].to_vec();
+                    apply_mask(&mut fast, key, offset);
+                    assert_eq!(fast, slow, "apply_mask len {len} offset {offset}");
+                    let mut copied = alloc::vec![0u8; len];
+                    mask_into(&mut copied, &data[..len], key, offset);
+                    assert_eq!(copied, slow, "mask_into len {len} offset {offset}");
+                    let mut spare = alloc::vec![MaybeUninit::<u8>::uninit(); len];
+                    mask_into_uninit(&mut spare, &data[..len], key, offset);
+                    let written: Vec<u8> = spare
+                        .iter()
+                        .map(|b| {
+                            // SAFETY: `mask_into_uninit` writes every byte of its destination.
+                            #[allow(unsafe_code)]
+                            unsafe {
+                                b.assume_init()
+                            }
+                        })
+                        .collect();
+                    assert_eq!(written, slow, "mask_into_uninit len {len} offset {offset}");
+                }
             }
         }
     }
