@@ -367,6 +367,14 @@ impl Connection {
     /// [`poll_event`](Self::poll_event) until it returns `Ok(None)` before the next read.
     pub fn receive(&mut self, data: &[u8]) {
         if self.accepts_input(data.len()) {
+            let data = if matches!(self.phase, Phase::Open) && self.pending_error.is_none() {
+                &data[self.decoder.receive_fragments(&mut self.input, data)..]
+            } else {
+                data
+            };
+            if data.is_empty() {
+                return;
+            }
             if self.input.capacity() - self.input.len() < data.len() {
                 // Grow once to the size of a frame that must be held whole (bounded by
                 // `max_frame_size`), not by doubling with a copy of it each time.

@@ -7,7 +7,7 @@
 
 use crate::config::{Config, ReceiveMode, Role};
 use crate::error::ProtocolError;
-use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, OpCode, apply_mask};
+use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode, apply_mask};
 use crate::utf8::{Utf8Bytes, Utf8Validator};
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -286,6 +286,9 @@ enum FrameState {
         /// Bytes at the front of the input that are unmasked and validated already.
         checked: usize,
     },
+    /// Fragments decoded straight from a read ([`Decoder::receive_fragments`]) ended the
+    /// message, or broke a rule: the next decode returns it, before anything after it.
+    Decided(Result<MessageKind, ProtocolError>),
 }
 
 /// The data message whose frames are arriving.
@@ -439,6 +442,133 @@ impl Decoder {
         take
     }
 
+    /// Decodes the fragments of a message straight from `data`, the bytes of a transport
+    /// read, into the reassembly buffer, when nothing is buffered before them in `input`
+    /// (or only the start of a header): returns how many bytes of `data` it used, and the
+    /// caller appends the rest to `input` as usual. A fragmented message then crosses
+    /// memory once, unmasked and validated on its way from the read into the reassembly
+    /// buffer, instead of being copied into the input first.
+    ///
+    /// It stops at the first thing that is not such a fragment (a control frame, a
+    /// single-frame message, a header that has not wholly arrived or that the decoder would
+    /// reject), and after the end of a message or an error, which it keeps for the next
+    /// decode: so what the decoder returns, and in what order, is the same as if `data`
+    /// had gone through `input`.
+    pub(crate) fn receive_fragments(&mut self, input: &mut BytesMut, data: &[u8]) -> usize {
+        if self.mode != ReceiveMode::Messages {
+            return 0;
+        }
+        self.release(input);
+        let mut used = 0;
+        if !input.is_empty() {
+            used = self.complete_header(input, data);
+            if used == 0 {
+                return 0;
+            }
+        }
+        loop {
+            match self.frame {
+                FrameState::Header => {
+                    let rest = &data[used..];
+                    // A message's first fragment has FIN clear; a continuation needs a
+                    // message. Anything else is left to the decoder without a look.
+                    let first = rest.first().is_some_and(|b| b & 0x80 == 0);
+                    if !first && self.message.is_none() {
+                        break;
+                    }
+                    let Ok(Some((header, n))) = FrameHeader::decode(rest) else {
+                        break;
+                    };
+                    if !self.fragment_streams(&header) {
+                        break;
+                    }
+                    used += n;
+                    if let Err(e) = self.accept_header(&header) {
+                        self.frame = FrameState::Decided(Err(e));
+                        break;
+                    }
+                    self.frame = FrameState::Payload {
+                        header,
+                        consumed: 0,
+                        checked: 0,
+                    };
+                }
+                FrameState::Payload {
+                    header,
+                    consumed,
+                    checked: 0,
+                } if self.streams_into_assembly(&header) => {
+                    let rest = &data[used..];
+                    let remaining = header.payload_len - consumed;
+                    let available = (rest.len() as u64).min(remaining) as usize;
+                    if available == 0 && remaining > 0 {
+                        break;
+                    }
+                    used += available;
+                    let decided = match self.stream_fragment(&header, rest, consumed, available) {
+                        Ok(None) => continue,
+                        Ok(Some(kind)) => Ok(kind),
+                        Err(e) => Err(e),
+                    };
+                    self.frame = FrameState::Decided(decided);
+                    break;
+                }
+                _ => break,
+            }
+        }
+        used
+    }
+
+    /// Whether a data frame with `header`, arriving between frames, belongs to a message
+    /// that [`streams_into_assembly`](Self::streams_into_assembly): a first fragment (FIN
+    /// clear, not compressed), or a continuation of such a message. Frames the decoder will
+    /// reject pass too, so that `accept_header` reports them.
+    fn fragment_streams(&self, header: &FrameHeader) -> bool {
+        match (header.opcode, self.message) {
+            (OpCode::Continuation, Some(message)) => !message.compressed,
+            // A compressed message is inflated frame by frame instead.
+            (OpCode::Text | OpCode::Binary, None) => {
+                let compressed = header.rsv1 && self.rsv1_claimed;
+                !header.fin && !compressed
+            }
+            _ => false,
+        }
+    }
+
+    /// When `input` holds only the start of a header, between frames, and `data` completes
+    /// it with the header of a fragment that streams into the assembly: accepts that header
+    /// and returns how many bytes of `data` it took (the header's rest), with `input`
+    /// emptied. Otherwise returns 0 and changes nothing.
+    fn complete_header(&mut self, input: &mut BytesMut, data: &[u8]) -> usize {
+        let have = input.len();
+        if !matches!(self.frame, FrameState::Header)
+            || have >= MAX_HEADER_LEN
+            || !matches!(FrameHeader::decode(input), Ok(None))
+        {
+            return 0;
+        }
+        let mut joined = [0u8; MAX_HEADER_LEN];
+        let take = (MAX_HEADER_LEN - have).min(data.len());
+        joined[..have].copy_from_slice(input);
+        joined[have..have + take].copy_from_slice(&data[..take]);
+        let Ok(Some((header, n))) = FrameHeader::decode(&joined[..have + take]) else {
+            return 0;
+        };
+        if !self.fragment_streams(&header) {
+            return 0;
+        }
+        input.clear();
+        self.frame = match self.accept_header(&header) {
+            Ok(()) => FrameState::Payload {
+                header,
+                consumed: 0,
+                checked: 0,
+            },
+            Err(e) => FrameState::Decided(Err(e)),
+        };
+        n - have
+    }
+
     /// Frees the reassembly buffer if it is empty and holds more than `keep` bytes.
     pub fn shrink(&mut self, keep: usize) {
         if !self.assembly.is_empty() {
@@ -529,6 +659,10 @@ impl Decoder {
         input: &mut BytesMut,
     ) -> Result<Option<Raw>, ProtocolError> {
         self.release(input);
+        if let FrameState::Decided(decided) = self.frame {
+            self.frame = FrameState::Header;
+            return decided.map(|kind| Some(Raw::Assembled(kind)));
+        }
         if matches!(self.frame, FrameState::Header)
             && self.message.is_none()
             && let Some(raw) = self.whole_frame(input, false)?
@@ -557,7 +691,9 @@ impl Decoder {
             let remaining = header.payload_len - consumed;
             let available = (input.len() as u64).min(remaining) as usize;
             if self.streams_into_assembly(&header) {
-                if let Some(kind) = self.stream_fragment(&header, input, consumed, available)? {
+                let done = self.stream_fragment(&header, input, consumed, available);
+                input.advance(available);
+                if let Some(kind) = done? {
                     return Ok(Some(Raw::Assembled(kind)));
                 }
                 if matches!(self.frame, FrameState::Payload { .. }) {
@@ -728,10 +864,13 @@ impl Decoder {
             && self.message.is_some_and(|m| !m.compressed)
     }
 
+    /// Moves the `available` payload bytes at the front of `input` (the fragment's bytes
+    /// from `consumed` on) into the assembly; the caller consumes them from `input`. Returns
+    /// the kind of the message when this ends it.
     fn stream_fragment(
         &mut self,
         header: &FrameHeader,
-        input: &mut BytesMut,
+        input: &[u8],
         consumed: u64,
         available: usize,
     ) -> Result<Option<MessageKind>, ProtocolError> {
@@ -767,7 +906,6 @@ impl Decoder {
             }
             done += n;
         }
-        input.advance(available);
         let consumed = consumed + available as u64;
         if consumed < header.payload_len {
             self.frame = FrameState::Payload {
@@ -1166,6 +1304,91 @@ mod tests {
             decode_all(&mut server(), &frame(OpCode::Binary, true, &payload, None)),
             Err(ProtocolError::UnmaskedFrame)
         );
+    }
+
+    #[test]
+    fn fragments_in_a_read_go_straight_into_the_assembly() {
+        let mut data = frame(OpCode::Text, false, "κό".as_bytes(), KEY);
+        data.extend(frame(
+            OpCode::Continuation,
+            false,
+            &"σμε".as_bytes()[..3],
+            KEY,
+        ));
+        data.extend(frame(
+            OpCode::Continuation,
+            true,
+            &"σμε".as_bytes()[3..],
+            KEY,
+        ));
+        let after = frame(OpCode::Text, true, b"next", KEY);
+        data.extend(&after);
+        let mut decoder = server();
+        let mut input = BytesMut::new();
+        // It stops after the message's last fragment: the next frame is left for the input.
+        let used = decoder.receive_fragments(&mut input, &data);
+        assert_eq!(used, data.len() - after.len());
+        assert!(input.is_empty());
+        input.extend_from_slice(&data[used..]);
+        assert_eq!(
+            decode_all(&mut decoder, &[]).unwrap(),
+            [Decoded::Message(Message::Text("κόσμε".into()))]
+        );
+        assert_eq!(
+            decoder.decode(&mut input).unwrap(),
+            Some(Decoded::Message(Message::Text("next".into())))
+        );
+    }
+
+    #[test]
+    fn fragments_in_a_read_stop_at_a_control_frame() {
+        let first = frame(OpCode::Binary, false, b"ab", KEY);
+        let mut data = first.clone();
+        data.extend(frame(OpCode::Ping, true, b"p", KEY));
+        data.extend(frame(OpCode::Continuation, true, b"cd", KEY));
+        let mut decoder = server();
+        let mut input = BytesMut::new();
+        assert_eq!(decoder.receive_fragments(&mut input, &data), first.len());
+        input.extend_from_slice(&data[first.len()..]);
+        let mut got = Vec::new();
+        while let Some(item) = decoder.decode(&mut input).unwrap() {
+            got.push(item);
+        }
+        assert_eq!(
+            got,
+            [
+                Decoded::Control(OpCode::Ping, Bytes::from_static(b"p")),
+                Decoded::Message(Message::Binary(Bytes::from_static(b"abcd"))),
+            ]
+        );
+    }
+
+    #[test]
+    fn fragment_header_split_between_reads_is_completed_from_the_next() {
+        let data = frame(OpCode::Binary, false, b"abc", KEY);
+        for cut in 1..6 {
+            let mut decoder = server();
+            let mut input = BytesMut::from(&data[..cut]);
+            assert_eq!(decoder.decode(&mut input).unwrap(), None);
+            assert_eq!(
+                decoder.receive_fragments(&mut input, &data[cut..]),
+                data.len() - cut,
+                "cut at {cut}"
+            );
+            assert!(input.is_empty());
+            assert_eq!(decoder.assembly[..], b"abc"[..]);
+        }
+    }
+
+    #[test]
+    fn fragment_error_in_a_read_comes_at_the_next_decode() {
+        let mut data = frame(OpCode::Text, false, b"ok", KEY);
+        data.extend(frame(OpCode::Continuation, true, &[0xff], KEY));
+        let mut decoder = server();
+        let mut input = BytesMut::new();
+        assert_eq!(decoder.receive_fragments(&mut input, &data), data.len());
+        assert!(!decoder.is_idle());
+        assert_eq!(decoder.decode(&mut input), Err(ProtocolError::InvalidUtf8));
     }
 
     #[test]

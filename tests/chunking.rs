@@ -192,6 +192,22 @@ fn feed<'a>(
     }
 }
 
+/// Feeds all `pieces` to a fresh server before polling any event: the reads must not be
+/// decoded out of order however much is buffered when they arrive.
+fn feed_unpolled<'a>(config: &Config, pieces: impl IntoIterator<Item = &'a [u8]>) -> Outcome {
+    let mut server = Connection::open(Role::Server, config.clone());
+    for piece in pieces {
+        server.receive(piece);
+    }
+    let (events, error) = drain(&mut server);
+    Outcome {
+        events,
+        error,
+        outbound: server.take_outbound().to_vec(),
+        state: server.state(),
+    }
+}
+
 fn at_once(config: &Config, traffic: &[u8]) -> Outcome {
     feed(config, [traffic], false)
 }
@@ -423,25 +439,99 @@ fn a_buffer_smaller_than_a_frame_fails_with_1009_after_the_earlier_events() {
 // ---- invalid input, messages mode ----
 
 fn check_invalid_stream(traffic: &[u8], expected_events: usize) {
-    let config = messages();
-    let whole = at_once(&config, traffic);
-    assert_eq!(whole.events.len(), expected_events, "{:?}", whole.events);
-    assert_eq!(
-        whole.error,
-        Some(Error::Protocol(ProtocolError::InvalidUtf8))
+    check_failing_stream(
+        &messages(),
+        traffic,
+        expected_events,
+        ProtocolError::InvalidUtf8,
+        1007,
     );
+}
+
+/// `traffic` gives `expected_events` events, then fails with `error` and sends a close
+/// frame with `code`: at once, split at every point, one byte at a time, and with reads
+/// that are not polled in between.
+fn check_failing_stream(
+    config: &Config,
+    traffic: &[u8],
+    expected_events: usize,
+    error: ProtocolError,
+    code: u16,
+) {
+    let whole = at_once(config, traffic);
+    assert_eq!(whole.events.len(), expected_events, "{:?}", whole.events);
+    assert_eq!(whole.error, Some(Error::Protocol(error)));
     assert_eq!(whole.state, State::Closed);
     let sent = common::parse_frames(&whole.outbound, false);
     let Some((OpCode::Close, true, payload)) = sent.last() else {
         panic!("no close frame: {sent:?}")
     };
-    assert_eq!(payload[..], 1007u16.to_be_bytes());
+    assert_eq!(payload[..], code.to_be_bytes());
     for cut in 0..=traffic.len() {
         let (a, b) = traffic.split_at(cut);
-        assert_eq!(feed(&config, [a, b], cut % 2 == 1), whole, "split at {cut}");
+        assert_eq!(feed(config, [a, b], cut % 2 == 1), whole, "split at {cut}");
+        assert_eq!(
+            feed_unpolled(config, [a, b]),
+            whole,
+            "unpolled split at {cut}"
+        );
     }
-    assert_eq!(feed(&config, traffic.chunks(1), false), whole);
-    assert_eq!(feed(&config, traffic.chunks(1), true), whole);
+    assert_eq!(feed(config, traffic.chunks(1), false), whole);
+    assert_eq!(feed(config, traffic.chunks(1), true), whole);
+    assert_eq!(feed_unpolled(config, traffic.chunks(3)), whole);
+}
+
+/// Valid traffic, then a fragmented text message with a control frame between fragments
+/// and a byte that can never appear in UTF-8 in its third fragment.
+fn traffic_with_invalid_utf8_in_a_fragment() -> Vec<u8> {
+    let mut t = Vec::new();
+    t.extend(client_frame(OpCode::Text, true, b"first", 1));
+    t.extend(client_frame(
+        OpCode::Text,
+        false,
+        "κόσμε ".repeat(30).as_bytes(),
+        2,
+    ));
+    t.extend(client_frame(OpCode::Ping, true, b"p", 3));
+    t.extend(client_frame(OpCode::Continuation, false, "€".as_bytes(), 4));
+    t.extend(client_frame(OpCode::Continuation, false, b"ok \xff no", 5));
+    t.extend(client_frame(OpCode::Continuation, true, b"never", 6));
+    t.extend(client_frame(OpCode::Binary, true, b"never delivered", 7));
+    t
+}
+
+#[test]
+fn invalid_utf8_in_a_fragment_fails_the_same_at_every_split_point() {
+    // "first" and the ping.
+    check_invalid_stream(&traffic_with_invalid_utf8_in_a_fragment(), 2);
+}
+
+#[test]
+fn fragmented_message_over_the_limit_fails_the_same_at_every_split_point() {
+    let mut config = messages();
+    config.max_message_size = 300;
+    let mut t = Vec::new();
+    t.extend(client_frame(OpCode::Binary, true, &[1; 300], 1));
+    t.extend(client_frame(OpCode::Binary, false, &[2; 200], 2));
+    t.extend(client_frame(OpCode::Pong, true, b"", 3));
+    t.extend(client_frame(OpCode::Continuation, false, &[3; 100], 4));
+    // Crosses the limit at its header, before its payload arrives.
+    t.extend(client_frame(OpCode::Continuation, true, &[4; 1], 5));
+    t.extend(client_frame(OpCode::Text, true, b"never delivered", 6));
+    let error = ProtocolError::MessageTooLarge { len: 301, max: 300 };
+    check_failing_stream(&config, &t, 2, error, 1009);
+}
+
+#[test]
+fn messages_are_the_same_when_reads_are_not_polled_in_between() {
+    let whole = at_once(&messages(), mixed_traffic());
+    for size in [1, 2, 3, 7, 64, 1000, 16_384] {
+        assert_eq!(
+            feed_unpolled(&messages(), mixed_traffic().chunks(size)),
+            whole,
+            "reads of {size}"
+        );
+    }
 }
 
 #[test]
