@@ -453,7 +453,8 @@ impl Decoder {
     /// single-frame message, a header that has not wholly arrived or that the decoder would
     /// reject), and after the end of a message or an error, which it keeps for the next
     /// decode: so what the decoder returns, and in what order, is the same as if `data`
-    /// had gone through `input`.
+    /// had gone through `input`. The header of a long single-frame binary message is taken
+    /// too, before it stops ([`unmasks_on_receipt`](Self::unmasks_on_receipt)).
     pub(crate) fn receive_fragments(&mut self, input: &mut BytesMut, data: &[u8]) -> usize {
         if self.mode != ReceiveMode::Messages {
             return 0;
@@ -470,16 +471,23 @@ impl Decoder {
             match self.frame {
                 FrameState::Header => {
                     let rest = &data[used..];
-                    // A message's first fragment has FIN clear; a continuation needs a
-                    // message. Anything else is left to the decoder without a look.
-                    let first = rest.first().is_some_and(|b| b & 0x80 == 0);
-                    if !first && self.message.is_none() {
+                    // A message's first fragment has FIN clear, a continuation needs a
+                    // message, and a frame to unmask on receipt has a 16- or 64-bit
+                    // length. Anything else is left to the decoder without a look.
+                    let candidate = match rest {
+                        [b0, b1, ..] => {
+                            b0 & 0x80 == 0 || self.message.is_some() || b1 & 0x7F >= 126
+                        }
+                        _ => false,
+                    };
+                    if !candidate {
                         break;
                     }
                     let Ok(Some((header, n))) = FrameHeader::decode(rest) else {
                         break;
                     };
-                    if !self.fragment_streams(&header) {
+                    let streams = self.fragment_streams(&header);
+                    if !streams && !self.unmasks_on_receipt(&header) {
                         break;
                     }
                     used += n;
@@ -492,6 +500,11 @@ impl Decoder {
                         consumed: 0,
                         checked: 0,
                     };
+                    if !streams {
+                        // The payload goes to the input, unmasked on the way by
+                        // `receive_unmasked`.
+                        break;
+                    }
                 }
                 FrameState::Payload {
                     header,
@@ -533,6 +546,20 @@ impl Decoder {
             }
             _ => false,
         }
+    }
+
+    /// Whether a frame with `header`, arriving between messages, is a masked single-frame
+    /// binary message too long for [`whole_frame`](Self::whole_frame): its header is then
+    /// taken from the read, so that [`receive_unmasked`](Self::receive_unmasked) unmasks
+    /// its payload while it is copied into the input, one pass instead of a copy and then
+    /// an unmasking in place. (Text is left whole to the decoder, which validates it while
+    /// unmasking.)
+    fn unmasks_on_receipt(&self, header: &FrameHeader) -> bool {
+        header.fin
+            && header.opcode == OpCode::Binary
+            && self.message.is_none()
+            && header.mask.is_some()
+            && header.payload_len > UNMASK_BLOCK as u64
     }
 
     /// When `input` holds only the start of a header, between frames, and `data` completes
@@ -1377,6 +1404,30 @@ mod tests {
             );
             assert!(input.is_empty());
             assert_eq!(decoder.assembly[..], b"abc"[..]);
+        }
+    }
+
+    #[test]
+    fn long_binary_frame_in_a_read_is_unmasked_on_the_way_in() {
+        let payload: Vec<u8> = (0..UNMASK_BLOCK + 100).map(|i| i as u8).collect();
+        let data = frame(OpCode::Binary, true, &payload, KEY);
+        let header_len = data.len() - payload.len();
+        let mut decoder = server();
+        let mut input = BytesMut::new();
+        // The header is taken, then the payload is copied in unmasked, and the decoder
+        // finds it checked already.
+        assert_eq!(decoder.receive_fragments(&mut input, &data), header_len);
+        let rest = &data[header_len..];
+        assert_eq!(decoder.receive_unmasked(&mut input, rest), rest.len());
+        assert_eq!(input[..], payload[..]);
+        assert_eq!(
+            decoder.decode(&mut input).unwrap(),
+            Some(Decoded::Message(Message::Binary(Bytes::from(payload))))
+        );
+        // Text, and frames short enough for the one-pass path, are left to the decoder.
+        for (opcode, len) in [(OpCode::Text, UNMASK_BLOCK + 100), (OpCode::Binary, 1000)] {
+            let data = frame(opcode, true, &alloc::vec![b'a'; len], KEY);
+            assert_eq!(server().receive_fragments(&mut BytesMut::new(), &data), 0);
         }
     }
 
