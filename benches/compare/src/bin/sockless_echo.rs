@@ -8,6 +8,7 @@
 //! sockless_echo 127.0.0.1:9004
 //! ```
 
+use bytes::BytesMut;
 use sockless::handshake::Accept;
 use sockless::{Config, Connection, Event};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -36,7 +37,9 @@ async fn main() -> std::io::Result<()> {
 async fn serve(mut stream: TcpStream) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     stream.set_nodelay(true)?;
     let mut ws = Connection::server(Config::default());
-    let mut buf = vec![0u8; 64 * 1024];
+    // Reads land in a `BytesMut` that is handed over whole (`receive_bytes`): no copy into
+    // the connection, as fastwebsockets reads straight into its own buffer.
+    let mut buf = BytesMut::new();
     loop {
         let failed = loop {
             match ws.poll_event() {
@@ -59,9 +62,10 @@ async fn serve(mut stream: TcpStream) -> Result<(), Box<dyn std::error::Error + 
         if ws.should_close_transport() {
             return Ok(());
         }
-        match stream.read(&mut buf).await? {
+        buf.reserve(64 * 1024);
+        match stream.read_buf(&mut buf).await? {
             0 => ws.receive_eof(),
-            n => ws.receive(&buf[..n]),
+            _ => ws.receive_bytes(buf.split()),
         }
     }
 }
