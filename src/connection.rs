@@ -32,6 +32,7 @@ use alloc::sync::Arc;
 use bytes::{Buf, Bytes, BytesMut};
 use core::time::Duration;
 
+mod outbound;
 #[cfg(feature = "std")]
 mod split;
 #[cfg(feature = "std")]
@@ -43,6 +44,11 @@ const MASK_BLOCK: usize = 16 * 1024;
 /// Buffers larger than this are released once empty, so that one large message does not
 /// pin its memory to a quiet connection; smaller ones are kept for the next message.
 const RETAINED_CAPACITY: usize = 64 * 1024;
+
+/// [`Connection::send_shared`] hands a payload to the transport by reference from this size
+/// on; below it, a copy costs less than another piece for the write (fastwebsockets draws
+/// its vectored-write line at the same size).
+const SHARED_MIN: usize = 1024;
 
 /// Something the peer sent, or the connection concluded.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -190,6 +196,9 @@ pub struct Connection {
     input_oversized: bool,
     decoder: Decoder,
     out: BytesMut,
+    /// Payloads sent by reference ([`send_shared`](Self::send_shared)), to go out between
+    /// the bytes of `out`; boxed, as most connections never use it.
+    spliced: Option<Box<outbound::Spliced>>,
     rng: Option<BoxedRng>,
     /// The fragmented message this endpoint is sending, if any.
     sending_fragmented: Option<Sending>,
@@ -220,7 +229,7 @@ impl core::fmt::Debug for Connection {
             .field("role", &self.role)
             .field("phase", &self.phase)
             .field("buffered_input", &self.input.len())
-            .field("pending_outbound", &self.out.len())
+            .field("pending_outbound", &self.pending_outbound())
             .finish_non_exhaustive()
     }
 }
@@ -237,6 +246,7 @@ impl Connection {
             input_overflow: false,
             input_oversized: false,
             out: BytesMut::new(),
+            spliced: None,
             rng,
             sending_fragmented: None,
             #[cfg(feature = "deflate")]
@@ -832,6 +842,59 @@ impl Connection {
         self.send_message(MessageKind::Binary, data)
     }
 
+    /// Queues a message whose payload goes out by reference, without a copy into the
+    /// outbound buffer, when that pays: a server's uncompressed message of at least
+    /// 1 KiB, such as a received message echoed back. Otherwise it is [`send`](Self::send).
+    ///
+    /// [`outbound`](Self::outbound) then gives the pending bytes in more than one piece:
+    /// write what it returns and [`advance_outbound`](Self::advance_outbound) by what was
+    /// written until [`pending_outbound`](Self::pending_outbound) is 0, or write them all
+    /// at once with [`outbound_vectored`](Self::outbound_vectored).
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use sockless::{Config, Connection, Message, Role};
+    /// let mut server = Connection::open(Role::Server, Config::default());
+    /// let payload = Bytes::from(vec![7u8; 4096]);
+    /// server.send_shared(Message::Binary(payload.clone()))?;
+    /// // The 4-byte header, then the payload itself (the same memory, not a copy).
+    /// assert_eq!(server.outbound(), &[0x82, 126, 0x10, 0x00]);
+    /// server.advance_outbound(4);
+    /// assert_eq!(server.outbound().as_ptr(), payload.as_ptr());
+    /// server.advance_outbound(4096);
+    /// assert_eq!(server.pending_outbound(), 0);
+    /// # Ok::<(), sockless::SendError>(())
+    /// ```
+    pub fn send_shared(&mut self, message: Message) -> Result<(), SendError> {
+        let kind = message.kind();
+        let payload = match message {
+            Message::Binary(bytes) => bytes,
+            Message::Text(text) => text.into_bytes(),
+        };
+        #[cfg(feature = "deflate")]
+        let compressed = self
+            .deflater
+            .as_ref()
+            .is_some_and(|d| d.wants(payload.len()));
+        #[cfg(not(feature = "deflate"))]
+        let compressed = false;
+        // A client masks, which copies anyway; a small payload is cheaper to copy than to
+        // hand the transport as a piece of its own.
+        if self.role == Role::Client || payload.len() < SHARED_MIN || compressed {
+            return self.send_message(kind, &payload);
+        }
+        self.check_can_send()?;
+        if self.sending_fragmented.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        let (head, head_len) = FrameHeader::new(kind.opcode(), payload.len() as u64).encode();
+        self.out.extend_from_slice(&head[..head_len]);
+        self.spliced
+            .get_or_insert_with(Default::default)
+            .push(&self.out, payload);
+        Ok(())
+    }
+
     /// Queues a message of either kind.
     #[inline]
     pub fn send(&mut self, message: &Message) -> Result<(), SendError> {
@@ -1063,14 +1126,45 @@ impl Connection {
 
     // ---- output ----
 
-    /// The bytes waiting to be written to the transport.
+    /// The bytes waiting to be written to the transport: all of them, unless a payload
+    /// was sent by reference ([`send_shared`](Self::send_shared)); then the first piece.
+    #[inline]
     pub fn outbound(&self) -> &[u8] {
-        &self.out
+        match self.spliced_queue() {
+            Some(spliced) => spliced.chunks(&self.out).next().unwrap_or_default(),
+            None => &self.out,
+        }
+    }
+
+    /// Every piece of the pending bytes, in order: one piece unless payloads were sent by
+    /// reference ([`send_shared`](Self::send_shared)).
+    pub fn outbound_chunks(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let (spliced, out): (Option<&outbound::Spliced>, &[u8]) = match self.spliced_queue() {
+            Some(spliced) => (Some(spliced), &[]),
+            None => (None, &self.out),
+        };
+        spliced
+            .into_iter()
+            .flat_map(|s| s.chunks(&self.out))
+            .chain((!out.is_empty()).then_some(out))
+    }
+
+    /// Fills `slices` with the pending pieces ([`outbound_chunks`](Self::outbound_chunks))
+    /// for a vectored write, and returns how many it filled; advance by what was written.
+    #[cfg(feature = "std")]
+    pub fn outbound_vectored<'a>(&'a self, slices: &mut [std::io::IoSlice<'a>]) -> usize {
+        let mut filled = 0;
+        for (slot, chunk) in slices.iter_mut().zip(self.outbound_chunks()) {
+            *slot = std::io::IoSlice::new(chunk);
+            filled += 1;
+        }
+        filled
     }
 
     /// How many bytes wait to be written: for backpressure, stop sending above a threshold.
+    #[inline]
     pub fn pending_outbound(&self) -> usize {
-        self.out.len()
+        self.out.len() + self.spliced.as_ref().map_or(0, |s| s.len())
     }
 
     /// Drops the first `n` outbound bytes, once the transport has taken them.
@@ -1078,15 +1172,28 @@ impl Connection {
     /// # Panics
     /// If `n` exceeds [`pending_outbound`](Self::pending_outbound).
     pub fn advance_outbound(&mut self, n: usize) {
-        self.out.advance(n);
+        match &mut self.spliced {
+            Some(spliced) if !spliced.is_empty() => spliced.advance(&mut self.out, n),
+            _ => self.out.advance(n),
+        }
         if self.out.is_empty() && self.out.capacity() > RETAINED_CAPACITY {
             self.out = BytesMut::new();
         }
     }
 
-    /// Takes all outbound bytes at once.
+    /// Takes all outbound bytes at once (joined into one buffer if payloads were sent by
+    /// reference).
     pub fn take_outbound(&mut self) -> BytesMut {
-        self.out.split()
+        match &mut self.spliced {
+            Some(spliced) if !spliced.is_empty() => spliced.take_all(&mut self.out),
+            _ => self.out.split(),
+        }
+    }
+
+    /// The payloads sent by reference, if any wait.
+    #[inline]
+    fn spliced_queue(&self) -> Option<&outbound::Spliced> {
+        self.spliced.as_deref().filter(|s| !s.is_empty())
     }
 
     /// Frees every buffer that holds nothing, so that an idle connection costs only its
@@ -1099,6 +1206,9 @@ impl Connection {
         }
         if self.out.is_empty() {
             self.out = BytesMut::new();
+        }
+        if self.spliced.as_ref().is_some_and(|s| s.is_empty()) {
+            self.spliced = None;
         }
         self.decoder.shrink(0);
     }
@@ -1196,6 +1306,120 @@ mod tests {
 
     fn client() -> Connection {
         Connection::open(Role::Client, Config::default())
+    }
+
+    /// What a server queues for: a small text, a 2000-byte binary, a ping, 1500 bytes of
+    /// text; the two long ones by reference when `shared`.
+    fn mixed_sends(server: &mut Connection, shared: bool) -> [Bytes; 2] {
+        let binary = Bytes::from((0..2000).map(|i| i as u8).collect::<Vec<u8>>());
+        let text = Utf8Bytes::from(alloc::string::String::from("é").repeat(750));
+        let send = |s: &mut Connection, m: Message| {
+            if shared { s.send_shared(m) } else { s.send(&m) }
+        };
+        server.send_text("a").unwrap();
+        send(server, Message::Binary(binary.clone())).unwrap();
+        server.send_ping(b"p").unwrap();
+        send(server, Message::Text(text.clone())).unwrap();
+        [binary, text.into_bytes()]
+    }
+
+    #[test]
+    fn shared_sends_go_out_by_reference_and_as_the_same_bytes_as_copies() {
+        let mut copied = server();
+        mixed_sends(&mut copied, false);
+        let wire = copied.take_outbound();
+        let mut s = server();
+        let [binary, text] = mixed_sends(&mut s, true);
+        assert_eq!(s.pending_outbound(), wire.len());
+        let chunks: Vec<&[u8]> = s.outbound_chunks().collect();
+        assert_eq!(
+            chunks.len(),
+            4,
+            "header bytes, binary, ping and header, text"
+        );
+        assert_eq!(chunks[1].as_ptr(), binary.as_ptr());
+        assert_eq!(chunks[3].as_ptr(), text.as_ptr());
+        assert_eq!(chunks.concat(), wire[..]);
+        #[cfg(feature = "std")]
+        {
+            let mut slices = [std::io::IoSlice::new(&[]); 8];
+            let n = s.outbound_vectored(&mut slices);
+            assert_eq!(n, 4);
+            assert_eq!(
+                slices[..n].iter().map(|s| s.len()).sum::<usize>(),
+                wire.len()
+            );
+        }
+        assert_eq!(s.take_outbound(), wire);
+        assert_eq!(s.pending_outbound(), 0);
+        assert!(s.outbound().is_empty());
+    }
+
+    #[test]
+    fn shared_sends_drained_in_pieces_of_any_size_give_the_same_bytes() {
+        let mut copied = server();
+        mixed_sends(&mut copied, false);
+        let wire = copied.take_outbound();
+        for step in [1, 3, 1000, 2001, usize::MAX] {
+            let mut s = server();
+            mixed_sends(&mut s, true);
+            let mut got = Vec::new();
+            while s.pending_outbound() > 0 {
+                let piece = s.outbound();
+                let n = piece.len().min(step);
+                got.extend_from_slice(&piece[..n]);
+                s.advance_outbound(n);
+            }
+            assert_eq!(got, wire[..], "pieces of {step}");
+            // The queue is reused for the next messages.
+            mixed_sends(&mut s, true);
+            assert_eq!(s.take_outbound(), wire);
+        }
+    }
+
+    #[test]
+    fn shared_send_copies_when_a_reference_would_not_pay() {
+        // A client masks; a short payload is cheaper to copy.
+        let mut c = client();
+        c.send_shared(Message::Binary(Bytes::from(alloc::vec![1u8; 4096])))
+            .unwrap();
+        assert_eq!(c.outbound_chunks().count(), 1);
+        assert_eq!(c.outbound().len(), 4 + 4 + 4096);
+        let mut s = server();
+        s.send_shared(Message::Binary(Bytes::from(
+            alloc::vec![1u8; SHARED_MIN - 1],
+        )))
+        .unwrap();
+        assert_eq!(s.outbound_chunks().count(), 1);
+        // The rules of `send` hold: nothing after our close.
+        s.close(CloseCode::NORMAL, "").unwrap();
+        assert_eq!(
+            s.send_shared(Message::Binary(Bytes::from(alloc::vec![1u8; 4096]))),
+            Err(SendError::Closing)
+        );
+    }
+
+    #[test]
+    fn shared_sends_are_received_whole() {
+        let mut s = server();
+        let [binary, text] = mixed_sends(&mut s, true);
+        let mut c = client();
+        for chunk in s.outbound_chunks() {
+            c.receive(chunk);
+        }
+        let mut events = Vec::new();
+        while let Some(event) = c.poll_event().unwrap() {
+            events.push(event);
+        }
+        assert_eq!(
+            events,
+            [
+                Event::Message(Message::Text("a".into())),
+                Event::Message(Message::Binary(binary)),
+                Event::Ping(Bytes::from_static(b"p")),
+                Event::Message(Message::Text(Utf8Bytes::try_from(text).unwrap())),
+            ]
+        );
     }
 
     /// Frames as a client sends them (masked).

@@ -88,6 +88,7 @@ impl Connection {
         let mut send =
             Connection::new(self.role, self.config.clone(), Phase::Open, self.rng.take());
         send.out = core::mem::take(&mut self.out);
+        send.spliced = self.spliced.take();
         send.sending_fragmented = self.sending_fragmented.take();
         #[cfg(feature = "deflate")]
         {
@@ -251,6 +252,12 @@ impl SendHalf {
         self.send_with(|c| c.send(message))
     }
 
+    /// See [`Connection::send_shared`]; drain with [`poll_outbound`](Self::poll_outbound) in
+    /// a loop or with [`poll_outbound_vectored`](Self::poll_outbound_vectored).
+    pub fn send_shared(&mut self, message: Message) -> Result<(), SendError> {
+        self.send_with(|c| c.send_shared(message))
+    }
+
     /// See [`Connection::send_fragment`].
     pub fn send_fragment(
         &mut self,
@@ -291,10 +298,17 @@ impl SendHalf {
         Ok(())
     }
 
-    /// The bytes waiting to be written, replies from the receiving half included.
+    /// The bytes waiting to be written, replies from the receiving half included (the
+    /// first piece of them after a [`send_shared`](Self::send_shared)).
     pub fn poll_outbound(&mut self) -> &[u8] {
         self.sync();
         self.conn.outbound()
+    }
+
+    /// See [`Connection::outbound_vectored`]; replies from the receiving half included.
+    pub fn poll_outbound_vectored<'a>(&'a mut self, slices: &mut [std::io::IoSlice<'a>]) -> usize {
+        self.sync();
+        self.conn.outbound_vectored(slices)
     }
 
     /// See [`Connection::pending_outbound`] (replies not yet taken from the receiving half
