@@ -16,8 +16,8 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use sockless::{
-    CloseCode, CloseFrame, Config, Connection, Error, Event, MessageKind, ReceiveHalf, ReceiveMode,
-    Role, SendError, SendHalf, State,
+    CloseCode, CloseFrame, Config, Connection, Error, Event, Message, MessageKind, ReceiveHalf,
+    ReceiveMode, Role, SendError, SendHalf, State,
 };
 use sockless_fuzz::wire::{Inbound, peer};
 use sockless_fuzz::{TestRng, TextCarry, chunk_size};
@@ -96,7 +96,12 @@ impl Endpoint {
     }
 
     fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
+        // Odd lengths go through `send_shared`: by reference for a server's payloads of
+        // 1 KiB and more, as a copy otherwise; the peer must get the same message.
+        let shared = || Message::Binary(bytes::Bytes::copy_from_slice(data));
         match self {
+            Endpoint::Whole(c) if data.len() % 2 == 1 => c.send_shared(shared()),
+            Endpoint::Split(_, tx) if data.len() % 2 == 1 => tx.send_shared(shared()),
             Endpoint::Whole(c) => c.send_binary(data),
             Endpoint::Split(_, tx) => tx.send_binary(data),
         }
@@ -137,7 +142,18 @@ impl Endpoint {
 
     fn take_outbound(&mut self) -> Vec<u8> {
         match self {
-            Endpoint::Whole(c) => c.take_outbound().to_vec(),
+            // Piece by piece, as a driver writing `outbound()` in a loop does, in writes of
+            // at most 1000 bytes, so that pieces are also cut short.
+            Endpoint::Whole(c) => {
+                let mut all = Vec::with_capacity(c.pending_outbound());
+                while c.pending_outbound() > 0 {
+                    let piece = c.outbound();
+                    let n = piece.len().min(1000);
+                    all.extend_from_slice(&piece[..n]);
+                    c.advance_outbound(n);
+                }
+                all
+            }
             Endpoint::Split(_, tx) => tx.take_outbound().to_vec(),
         }
     }
