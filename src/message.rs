@@ -486,25 +486,13 @@ impl Decoder {
                     let Ok(Some((header, n))) = FrameHeader::decode(rest) else {
                         break;
                     };
-                    let streams = self.fragment_streams(&header);
-                    if !streams && !self.unmasks_on_receipt(&header) {
+                    if !self.taken_on_receipt(&header) {
                         break;
                     }
                     used += n;
-                    if let Err(e) = self.accept_header(&header) {
-                        self.frame = FrameState::Decided(Err(e));
-                        break;
-                    }
-                    self.frame = FrameState::Payload {
-                        header,
-                        consumed: 0,
-                        checked: 0,
-                    };
-                    if !streams {
-                        // The payload goes to the input, unmasked on the way by
-                        // `receive_unmasked`.
-                        break;
-                    }
+                    // A fragment's payload follows below; a single frame's goes to the
+                    // input, unmasked on the way by `receive_unmasked`.
+                    self.take_header(header);
                 }
                 FrameState::Payload {
                     header,
@@ -530,6 +518,26 @@ impl Decoder {
             }
         }
         used
+    }
+
+    /// Whether [`receive_fragments`](Self::receive_fragments) takes a frame with `header`
+    /// from the read: a fragment that streams into the assembly, or a long binary frame to
+    /// unmask while it is copied in.
+    fn taken_on_receipt(&self, header: &FrameHeader) -> bool {
+        self.fragment_streams(header) || self.unmasks_on_receipt(header)
+    }
+
+    /// Accepts `header` as the next frame's, whose payload follows; or, if it breaks a
+    /// rule, keeps the error for the next decode.
+    fn take_header(&mut self, header: FrameHeader) {
+        self.frame = match self.accept_header(&header) {
+            Ok(()) => FrameState::Payload {
+                header,
+                consumed: 0,
+                checked: 0,
+            },
+            Err(e) => FrameState::Decided(Err(e)),
+        };
     }
 
     /// Whether a data frame with `header`, arriving between frames, belongs to a message
@@ -563,9 +571,10 @@ impl Decoder {
     }
 
     /// When `input` holds only the start of a header, between frames, and `data` completes
-    /// it with the header of a fragment that streams into the assembly: accepts that header
-    /// and returns how many bytes of `data` it took (the header's rest), with `input`
-    /// emptied. Otherwise returns 0 and changes nothing.
+    /// it with the header of a frame [`taken_on_receipt`](Self::taken_on_receipt): takes
+    /// that header and returns how many bytes of `data` it took (the header's rest, never
+    /// 0: `input` alone was too short), with `input` emptied. Otherwise returns 0 and
+    /// changes nothing.
     fn complete_header(&mut self, input: &mut BytesMut, data: &[u8]) -> usize {
         let have = input.len();
         if !matches!(self.frame, FrameState::Header)
@@ -581,18 +590,11 @@ impl Decoder {
         let Ok(Some((header, n))) = FrameHeader::decode(&joined[..have + take]) else {
             return 0;
         };
-        if !self.fragment_streams(&header) {
+        if !self.taken_on_receipt(&header) {
             return 0;
         }
         input.clear();
-        self.frame = match self.accept_header(&header) {
-            Ok(()) => FrameState::Payload {
-                header,
-                consumed: 0,
-                checked: 0,
-            },
-            Err(e) => FrameState::Decided(Err(e)),
-        };
+        self.take_header(header);
         n - have
     }
 
@@ -1391,7 +1393,7 @@ mod tests {
     }
 
     #[test]
-    fn fragment_header_split_between_reads_is_completed_from_the_next() {
+    fn header_split_between_reads_is_completed_from_the_next() {
         let data = frame(OpCode::Binary, false, b"abc", KEY);
         for cut in 1..6 {
             let mut decoder = server();
@@ -1404,6 +1406,23 @@ mod tests {
             );
             assert!(input.is_empty());
             assert_eq!(decoder.assembly[..], b"abc"[..]);
+        }
+        // A long binary frame's header too: its payload then goes to the input unmasked.
+        let payload = alloc::vec![7u8; UNMASK_BLOCK + 1];
+        let data = frame(OpCode::Binary, true, &payload, KEY);
+        let header_len = data.len() - payload.len();
+        for cut in 1..header_len {
+            let mut decoder = server();
+            let mut input = BytesMut::from(&data[..cut]);
+            assert_eq!(decoder.decode(&mut input).unwrap(), None);
+            assert_eq!(
+                decoder.receive_fragments(&mut input, &data[cut..]),
+                header_len - cut,
+                "cut at {cut}"
+            );
+            let rest = &data[header_len..];
+            assert_eq!(decoder.receive_unmasked(&mut input, rest), rest.len());
+            assert_eq!(input[..], payload[..]);
         }
     }
 
