@@ -830,6 +830,30 @@ impl Connection {
         }
     }
 
+    /// [`check_can_send`](Self::check_can_send) for a whole message: not while a fragmented
+    /// one is being sent.
+    #[inline]
+    fn check_can_send_message(&self) -> Result<(), SendError> {
+        self.check_can_send()?;
+        if self.sending_fragmented.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        Ok(())
+    }
+
+    /// Whether a message payload of `len` bytes goes out compressed (permessage-deflate
+    /// negotiated, and the payload worth it).
+    #[inline]
+    fn compresses(&self, len: usize) -> bool {
+        #[cfg(feature = "deflate")]
+        return self.deflater.as_ref().is_some_and(|d| d.wants(len));
+        #[cfg(not(feature = "deflate"))]
+        {
+            let _ = len;
+            false
+        }
+    }
+
     /// Queues a text message.
     #[inline]
     pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
@@ -871,26 +895,17 @@ impl Connection {
             Message::Binary(bytes) => bytes,
             Message::Text(text) => text.into_bytes(),
         };
-        #[cfg(feature = "deflate")]
-        let compressed = self
-            .deflater
-            .as_ref()
-            .is_some_and(|d| d.wants(payload.len()));
-        #[cfg(not(feature = "deflate"))]
-        let compressed = false;
         // A client masks, which copies anyway; a small payload is cheaper to copy than to
         // hand the transport as a piece of its own.
-        if self.role == Role::Client || payload.len() < SHARED_MIN || compressed {
+        if self.role == Role::Client || payload.len() < SHARED_MIN || self.compresses(payload.len())
+        {
             return self.send_message(kind, &payload);
         }
-        self.check_can_send()?;
-        if self.sending_fragmented.is_some() {
-            return Err(SendError::MessageInProgress);
-        }
+        self.check_can_send_message()?;
         let (head, head_len) = FrameHeader::new(kind.opcode(), payload.len() as u64).encode();
         self.out.extend_from_slice(&head[..head_len]);
         self.spliced
-            .get_or_insert_with(Default::default)
+            .get_or_insert_with(|| Box::new(outbound::Spliced::new()))
             .push(&self.out, payload);
         Ok(())
     }
@@ -903,16 +918,9 @@ impl Connection {
 
     #[inline]
     fn send_message(&mut self, kind: MessageKind, payload: &[u8]) -> Result<(), SendError> {
-        self.check_can_send()?;
-        if self.sending_fragmented.is_some() {
-            return Err(SendError::MessageInProgress);
-        }
+        self.check_can_send_message()?;
         #[cfg(feature = "deflate")]
-        if self
-            .deflater
-            .as_ref()
-            .is_some_and(|d| d.wants(payload.len()))
-        {
+        if self.compresses(payload.len()) {
             self.write_compressed(kind.opcode(), true, payload);
             return Ok(());
         }
@@ -934,10 +942,7 @@ impl Connection {
     /// Queues a message without compressing it, whatever was negotiated: for data that is
     /// already compressed, or secret data next to attacker-chosen data in one context.
     pub fn send_uncompressed(&mut self, message: &Message) -> Result<(), SendError> {
-        self.check_can_send()?;
-        if self.sending_fragmented.is_some() {
-            return Err(SendError::MessageInProgress);
-        }
+        self.check_can_send_message()?;
         self.write_frame(message.kind().opcode(), true, message.as_bytes());
         Ok(())
     }
@@ -1139,14 +1144,9 @@ impl Connection {
     /// Every piece of the pending bytes, in order: one piece unless payloads were sent by
     /// reference ([`send_shared`](Self::send_shared)).
     pub fn outbound_chunks(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        let (spliced, out): (Option<&outbound::Spliced>, &[u8]) = match self.spliced_queue() {
-            Some(spliced) => (Some(spliced), &[]),
-            None => (None, &self.out),
-        };
-        spliced
-            .into_iter()
-            .flat_map(|s| s.chunks(&self.out))
-            .chain((!out.is_empty()).then_some(out))
+        static NOTHING_SPLICED: outbound::Spliced = outbound::Spliced::new();
+        let spliced = self.spliced.as_deref().unwrap_or(&NOTHING_SPLICED);
+        spliced.chunks(&self.out)
     }
 
     /// Fills `slices` with the pending pieces ([`outbound_chunks`](Self::outbound_chunks))

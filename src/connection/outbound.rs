@@ -9,7 +9,7 @@ use bytes::{Buf, Bytes, BytesMut};
 ///
 /// Positions count the bytes ever written to the buffer since `advanced` was 0, so that
 /// they stay valid as the front of the buffer is written out and dropped.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Spliced {
     /// Each payload, after the buffer's bytes before its position (and before the rest).
     queue: VecDeque<(usize, Bytes)>,
@@ -20,6 +20,15 @@ pub(crate) struct Spliced {
 }
 
 impl Spliced {
+    /// Nothing queued.
+    pub(crate) const fn new() -> Spliced {
+        Spliced {
+            queue: VecDeque::new(),
+            advanced: 0,
+            len: 0,
+        }
+    }
+
     /// Queues `payload` to follow what `out` holds now.
     pub(crate) fn push(&mut self, out: &BytesMut, payload: Bytes) {
         self.len += payload.len();
@@ -37,7 +46,8 @@ impl Spliced {
     }
 
     /// The outbound bytes in the order they go out: the buffer up to the first payload, the
-    /// payload, the buffer up to the next, and so on; no empty piece.
+    /// payload, the buffer up to the next, and so on; no empty piece. With nothing queued,
+    /// the buffer alone.
     pub(crate) fn chunks<'a>(&'a self, out: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
         let mut from = 0;
         let mut queue = self.queue.iter();
@@ -135,7 +145,7 @@ mod tests {
     /// A buffer with "ab", payload "XYZ", then "cd", payload "", payload "Q", then "e".
     fn sample() -> (BytesMut, Spliced) {
         let mut out = BytesMut::new();
-        let mut spliced = Spliced::default();
+        let mut spliced = Spliced::new();
         out.extend_from_slice(b"ab");
         spliced.push(&out, Bytes::from_static(b"XYZ"));
         out.extend_from_slice(b"cd");
