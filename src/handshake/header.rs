@@ -59,10 +59,14 @@ static CLASSES: [u8; 256] = {
     table
 };
 
-/// Whether every byte of `s` is in `class` (one of the constants above).
+/// Whether every byte of `s` is in `class` (one of the constants above, a
+/// single bit). Folded without a branch per byte: the strings checked are
+/// short header parts that are nearly always valid.
 #[inline]
 pub(crate) fn all_in(s: &[u8], class: u8) -> bool {
-    s.iter().all(|&b| CLASSES[usize::from(b)] & class != 0)
+    s.iter()
+        .fold(class, |acc, &b| acc & CLASSES[usize::from(b)])
+        != 0
 }
 
 /// Whether `b` may appear in an HTTP token (`tchar`, RFC 7230 §3.2.6).
@@ -347,26 +351,30 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    fn token(&mut self) -> Result<&'a str, ExtensionSyntaxError> {
+    /// A token, as bytes: a caller that only validates the list never pays for
+    /// turning it into text.
+    fn token(&mut self) -> Result<&'a [u8], ExtensionSyntaxError> {
         let start = self.pos;
-        while self.peek().is_some_and(is_tchar) {
-            self.pos += 1;
-        }
+        let rest = &self.bytes[start..];
+        self.pos += rest
+            .iter()
+            .position(|&b| !is_tchar(b))
+            .unwrap_or(rest.len());
         if self.pos == start {
             return Err(ExtensionSyntaxError);
         }
-        core::str::from_utf8(&self.bytes[start..self.pos]).map_err(|_| ExtensionSyntaxError)
+        Ok(&self.bytes[start..self.pos])
     }
 
     /// A quoted-string (RFC 7230 §3.2.6), unescaped; the opening quote is next.
-    fn quoted(&mut self) -> Result<String, ExtensionSyntaxError> {
+    fn quoted(&mut self) -> Result<Vec<u8>, ExtensionSyntaxError> {
         self.pos += 1;
         let mut out = Vec::new();
         loop {
             match self.peek().ok_or(ExtensionSyntaxError)? {
                 b'"' => {
                     self.pos += 1;
-                    return String::from_utf8(out).map_err(|_| ExtensionSyntaxError);
+                    return Ok(out);
                 }
                 b'\\' => {
                     let escaped = *self.bytes.get(self.pos + 1).ok_or(ExtensionSyntaxError)?;
@@ -398,13 +406,15 @@ pub(crate) fn parse_extension_list(
     value: &[u8],
     out: &mut Vec<ExtensionOffer>,
 ) -> Result<(), ExtensionSyntaxError> {
+    // Every piece is a token (checked by the walk), so ASCII.
+    let text = |t: &[u8]| String::from(core::str::from_utf8(t).unwrap_or_default());
     walk_extension_list(value, |piece| match piece {
-        ExtensionPiece::Extension(name) => out.push(ExtensionOffer::new(name)),
+        ExtensionPiece::Extension(name) => out.push(ExtensionOffer::new(text(name))),
         ExtensionPiece::Param(name, value) => {
             if let Some(offer) = out.last_mut() {
                 offer.params.push(ExtensionParam {
-                    name: String::from(name),
-                    value: value.map(Cow::into_owned),
+                    name: text(name),
+                    value: value.map(|v| text(&v)),
                 });
             }
         }
@@ -420,8 +430,8 @@ pub(crate) fn is_extension_list(value: &[u8]) -> bool {
 /// One piece of an extension list, in order: each extension's name, then its
 /// parameters.
 enum ExtensionPiece<'a> {
-    Extension(&'a str),
-    Param(&'a str, Option<Cow<'a, str>>),
+    Extension(&'a [u8]),
+    Param(&'a [u8], Option<Cow<'a, [u8]>>),
 }
 
 /// Reads an extension list (grammar at [`parse_extension_list`]), handing each
@@ -463,7 +473,7 @@ fn walk_extension_list<'a>(
                 } else {
                     Cow::Borrowed(c.token()?)
                 };
-                if !is_token(v.as_bytes()) {
+                if !is_token(&v) {
                     return Err(ExtensionSyntaxError);
                 }
                 Some(v)
