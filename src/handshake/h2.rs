@@ -180,7 +180,7 @@ pub fn validate_h2_request(headers: &[(&str, &[u8])]) -> Result<H2Request, H2Err
     }
     let scheme = text(":scheme", scheme.ok_or(H2Error::MissingScheme)?)?;
     let path = text(":path", path.ok_or(H2Error::MissingPath)?)?;
-    if !is_origin_form(&path) {
+    if !is_origin_form(path.as_bytes()) {
         return Err(H2Error::InvalidPath);
     }
     let authority = text(":authority", authority.ok_or(H2Error::MissingAuthority)?)?;

@@ -49,6 +49,8 @@ mod head;
 mod header;
 #[cfg(feature = "http")]
 mod http_interop;
+#[cfg(target_arch = "x86_64")]
+mod marks;
 mod origin;
 mod request;
 mod response;

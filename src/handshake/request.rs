@@ -16,6 +16,11 @@ use super::header::{
 };
 use super::response::Reject;
 use super::{ExtensionOffer, Limits, VERSION, is_valid_key};
+#[cfg(target_arch = "x86_64")]
+use super::{
+    header::TCHAR,
+    marks::{Class, Marks},
+};
 
 /// A client's opening handshake that passed every check of RFC 6455 §4.2.1.
 ///
@@ -271,6 +276,10 @@ pub(crate) fn resume_request(
     // shortcut looks no further than the head may reach and lists no more
     // headers than allowed, so a hostile first read cannot make it hold more.
     if scanner.is_fresh() {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(whole) = parse_whole(buf, limits) {
+            return Ok(Some(whole));
+        }
         // Room for a browser's dozen headers, so the list grows at most rarely.
         fields.reserve(16.min(limits.max_headers));
         let window = &buf[..buf.len().min(limits.max_head_size)];
@@ -314,6 +323,7 @@ enum Known {
 impl Known {
     /// Which known header `name` is, if any; ASCII case-insensitive. The length
     /// picks the one candidate, so each name is compared at most once.
+    #[inline]
     fn of(name: &[u8]) -> Option<Known> {
         let (known, spelled) = match name.len() {
             4 => (Known::Host, "host"),
@@ -432,8 +442,171 @@ fn is_origin(v: &[u8]) -> bool {
 
 /// Whether `t` is origin-form: `/path[?query]` with only visible ASCII and no
 /// fragment, which a client must never send (RFC 7230 §5.3.1).
-pub(crate) fn is_origin_form(t: &str) -> bool {
-    t.starts_with('/') && t.bytes().all(|b| b.is_ascii_graphic() && b != b'#')
+pub(crate) fn is_origin_form(t: &[u8]) -> bool {
+    t.starts_with(b"/") && all_in(t, VISIBLE) && memchr::memchr(b'#', t).is_none()
+}
+
+impl Findings {
+    fn new() -> Findings {
+        Findings {
+            protocols_valid: true,
+            extensions_valid: true,
+            ..Findings::default()
+        }
+    }
+
+    /// Notes a header line whose name is `known`, with its value at `at`.
+    #[inline]
+    fn see(&mut self, known: Option<Known>, head: &[u8], at: Range<usize>) {
+        let value = &head[at.clone()];
+        match known {
+            None => {}
+            Some(Known::Host) => self.host.see(at),
+            Some(Known::Upgrade) => self.upgrade.see(value, "websocket"),
+            Some(Known::Connection) => self.connection.see(value, "upgrade"),
+            Some(Known::Version) => self.version.see(at),
+            Some(Known::Key) => self.key.see(at),
+            Some(Known::Origin) => self.origin.see(at),
+            Some(Known::Protocol) => {
+                self.protocols_valid &= list_elements(value).all(is_token);
+            }
+            // Checked now, built only if asked for (`extensions()`): most
+            // servers do not negotiate extensions, or not for every client.
+            Some(Known::Extensions) if self.extensions_valid => {
+                self.extensions_valid = is_extension_list(value);
+            }
+            Some(Known::Extensions) => {}
+        }
+    }
+
+    /// The checks of RFC 6455 §4.2.1 on what the header lines held: where the
+    /// host, origin and key are if they pass.
+    ///
+    /// The checks run in the order of the RFC whatever the order of the
+    /// headers, so that a request with several faults always gets the same
+    /// answer.
+    fn finish(self, head: &[u8]) -> Result<Parts, RequestError> {
+        let host = self.host.required(
+            head,
+            RequestError::MissingHost,
+            RequestError::DuplicateHost,
+            |v| require(is_host(v), RequestError::InvalidHost),
+        )?;
+        match self.upgrade {
+            Listed::Absent => return Err(RequestError::MissingUpgrade),
+            Listed::Without => return Err(RequestError::UpgradeNotWebSocket),
+            Listed::With => {}
+        }
+        match self.connection {
+            Listed::Absent => return Err(RequestError::MissingConnection),
+            Listed::Without => return Err(RequestError::ConnectionNotUpgrade),
+            Listed::With => {}
+        }
+        // The version comes before the key so that a client from an older
+        // draft, whose key headers differ, learns which version to retry with.
+        self.version.required(
+            head,
+            RequestError::MissingVersion,
+            RequestError::DuplicateVersion,
+            |v| require(v == VERSION.as_bytes(), RequestError::UnsupportedVersion),
+        )?;
+        let key = self.key.required(
+            head,
+            RequestError::MissingKey,
+            RequestError::DuplicateKey,
+            |v| require(is_valid_key(v), RequestError::InvalidKey),
+        )?;
+        let origin = self
+            .origin
+            .optional(head, RequestError::DuplicateOrigin, |v| {
+                require(is_origin(v), RequestError::InvalidOrigin)
+            })?;
+        if !self.protocols_valid {
+            return Err(RequestError::InvalidProtocol);
+        }
+        if !self.extensions_valid {
+            return Err(RequestError::InvalidExtensions);
+        }
+        Ok(Parts { host, origin, key })
+    }
+}
+
+/// Where the headers a [`Request`] answers for directly are in its head.
+struct Parts {
+    host: Range<usize>,
+    origin: Option<Range<usize>>,
+    key: Range<usize>,
+}
+
+/// Reads and checks a whole request that came in the first read, in one pass
+/// over the head, for a request as browsers and clients send them: `GET`,
+/// HTTP/1.1, header values without tabs inside. `None` for anything else
+/// (an error, an unfinished head, a rare form) so that [`parse_request_head`]
+/// and [`Request::check`] give the answer, and the result is always theirs:
+/// a request this accepts, they accept the same way (a property test and the
+/// `handshake_request` fuzz target compare the two).
+///
+/// Ends of lines, names and values come from bitmaps of the head ([`Marks`]),
+/// and a header the handshake needs is recognised by its name once, which
+/// also proves the name a token.
+#[cfg(target_arch = "x86_64")]
+fn parse_whole(buf: &[u8], limits: &Limits) -> Option<(Request, usize)> {
+    let buf = &buf[..buf.len().min(limits.max_head_size)];
+    if !buf.starts_with(b"GET /") {
+        return None;
+    }
+    // The target ends at a space; a control character there is left to the full parser.
+    let target = 4..4 + buf[4..].iter().position(|&b| b <= b' ' || b == 0x7F)?;
+    let mut i = target.end + 11;
+    if buf.get(target.end..i)? != b" HTTP/1.1\r\n" || !is_origin_form(&buf[target.clone()]) {
+        return None;
+    }
+    let mut marks = Marks::new(buf);
+    let mut found = Findings::new();
+    // Room for a browser's dozen headers, so the list grows at most rarely.
+    let mut fields = Vec::with_capacity(16.min(limits.max_headers));
+    let head_len = loop {
+        if *buf.get(i)? == b'\r' {
+            if *buf.get(i + 1)? != b'\n' {
+                return None;
+            }
+            break i + 2;
+        }
+        let colon = marks.next(Class::Colon, i)?;
+        // No control character (so no line end) before the colon.
+        if colon == i || marks.next(Class::Control, i)? < colon {
+            return None;
+        }
+        let name = &buf[i..colon];
+        // A known name matched ignoring case holds only letters and `-`: the
+        // case fold could take only a control character for `-`, and those are
+        // out. Any other name must be a token.
+        let known = Known::of(name);
+        if known.is_none() && !all_in(name, TCHAR) {
+            return None;
+        }
+        let mut start = colon + 1;
+        while matches!(buf.get(start), Some(b' ' | b'\t')) {
+            start += 1;
+        }
+        let cr = marks.next(Class::Control, start)?;
+        if buf[cr] != b'\r' || *buf.get(cr + 1)? != b'\n' || fields.len() == limits.max_headers {
+            return None;
+        }
+        let mut end = cr;
+        while end > start && matches!(buf[end - 1], b' ' | b'\t') {
+            end -= 1;
+        }
+        fields.push(Field {
+            name: i..colon,
+            value: start..end,
+        });
+        found.see(known, buf, start..end);
+        i = cr + 2;
+    };
+    let head = &buf[..head_len];
+    let parts = found.finish(head).ok()?;
+    Some((Request::new(head, target, parts, fields), head_len))
 }
 
 impl Request {
@@ -452,90 +625,32 @@ impl Request {
         if minor < 1 {
             return Err(RequestError::HttpVersion);
         }
-        let target = match core::str::from_utf8(&head[line.target.clone()]) {
-            Ok(t) if is_origin_form(t) => t,
-            _ => return Err(RequestError::InvalidTarget),
-        };
-        let mut found = Findings {
-            protocols_valid: true,
-            extensions_valid: true,
-            ..Findings::default()
-        };
+        if !is_origin_form(&head[line.target.clone()]) {
+            return Err(RequestError::InvalidTarget);
+        }
+        let mut found = Findings::new();
         for field in &fields {
-            let (name, value) = (&head[field.name.clone()], &head[field.value.clone()]);
-            let at = field.value.clone();
-            match Known::of(name) {
-                None => {}
-                Some(Known::Host) => found.host.see(at),
-                Some(Known::Upgrade) => found.upgrade.see(value, "websocket"),
-                Some(Known::Connection) => found.connection.see(value, "upgrade"),
-                Some(Known::Version) => found.version.see(at),
-                Some(Known::Key) => found.key.see(at),
-                Some(Known::Origin) => found.origin.see(at),
-                Some(Known::Protocol) => {
-                    found.protocols_valid &= list_elements(value).all(is_token);
-                }
-                // Checked now, built only if asked for (`extensions()`): most
-                // servers do not negotiate extensions, or not for every client.
-                Some(Known::Extensions) if found.extensions_valid => {
-                    found.extensions_valid = is_extension_list(value);
-                }
-                Some(Known::Extensions) => {}
-            }
+            found.see(
+                Known::of(&head[field.name.clone()]),
+                head,
+                field.value.clone(),
+            );
         }
-        // The checks run in the order of RFC 6455 §4.2.1 whatever the order of
-        // the headers, so that a request with several faults always gets the
-        // same answer.
-        let host = found.host.required(
-            head,
-            RequestError::MissingHost,
-            RequestError::DuplicateHost,
-            |v| require(is_host(v), RequestError::InvalidHost),
-        )?;
-        match found.upgrade {
-            Listed::Absent => return Err(RequestError::MissingUpgrade),
-            Listed::Without => return Err(RequestError::UpgradeNotWebSocket),
-            Listed::With => {}
-        }
-        match found.connection {
-            Listed::Absent => return Err(RequestError::MissingConnection),
-            Listed::Without => return Err(RequestError::ConnectionNotUpgrade),
-            Listed::With => {}
-        }
-        // The version comes before the key so that a client from an older
-        // draft, whose key headers differ, learns which version to retry with.
-        found.version.required(
-            head,
-            RequestError::MissingVersion,
-            RequestError::DuplicateVersion,
-            |v| require(v == VERSION.as_bytes(), RequestError::UnsupportedVersion),
-        )?;
-        let key = found.key.required(
-            head,
-            RequestError::MissingKey,
-            RequestError::DuplicateKey,
-            |v| require(is_valid_key(v), RequestError::InvalidKey),
-        )?;
-        let origin = found
-            .origin
-            .optional(head, RequestError::DuplicateOrigin, |v| {
-                require(is_origin(v), RequestError::InvalidOrigin)
-            })?;
-        if !found.protocols_valid {
-            return Err(RequestError::InvalidProtocol);
-        }
-        if !found.extensions_valid {
-            return Err(RequestError::InvalidExtensions);
-        }
-        Ok(Request {
+        let parts = found.finish(head)?;
+        Ok(Request::new(head, line.target.clone(), parts, fields))
+    }
+
+    fn new(head: &[u8], target: Range<usize>, parts: Parts, fields: Vec<Field>) -> Request {
+        let path_len = memchr::memchr(b'?', &head[target.clone()]).unwrap_or(target.len());
+        Request {
             head: Bytes::copy_from_slice(head),
-            target: line.target.clone(),
-            path_len: target.find('?').unwrap_or(target.len()),
-            host,
-            origin,
-            key,
+            target,
+            path_len,
+            host: parts.host,
+            origin: parts.origin,
+            key: parts.key,
             fields,
-        })
+        }
     }
 
     /// The part of the head at `at`, which the checks found to be visible
@@ -1241,5 +1356,121 @@ pub(crate) mod tests {
         let mut out = BytesMut::new();
         RequestError::HeadTooLarge.write_response(&mut out);
         assert!(out.starts_with(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"));
+    }
+
+    /// The full parser and checks, without the one-pass shortcut.
+    fn full_path(buf: &[u8], limits: &Limits) -> Option<(Request, usize)> {
+        let mut fields = Vec::new();
+        let window = &buf[..buf.len().min(limits.max_head_size)];
+        let line = parse_request_head(window, &mut fields, limits.max_headers).ok()?;
+        let head = &buf[..line.head_len];
+        Request::check(head, &line, fields)
+            .ok()
+            .map(|r| (r, line.head_len))
+    }
+
+    /// A browser's request: Chrome's headers and order, offering an extension.
+    #[cfg(target_arch = "x86_64")]
+    const CHROME_REQUEST: &[u8] = b"GET /chat?room=1 HTTP/1.1\r\nHost: server.example.com\r\n\
+        Connection: Upgrade\r\nPragma: no-cache\r\nCache-Control: no-cache\r\n\
+        User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)\r\n\
+        Upgrade: websocket\r\nOrigin: https://example.com\r\nSec-WebSocket-Version: 13\r\n\
+        Accept-Encoding: gzip, deflate, br, zstd\r\nAccept-Language: en-US,en;q=0.9\r\n\
+        Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+        Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\nframes";
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn one_pass_reads_ordinary_requests_as_the_full_parser_does() {
+        let limits = Limits::default();
+        let mut long_cookie = CHROME_REQUEST.to_vec();
+        // A head longer than the marks kept (2 KiB), with a line across the edge.
+        let cookie = alloc::format!("Cookie: {}\r\n", "k=v; ".repeat(700));
+        long_cookie.splice(27..27, cookie.bytes());
+        for request in [RFC_REQUEST, CHROME_REQUEST, &long_cookie] {
+            let whole = parse_whole(request, &limits);
+            assert!(whole.is_some(), "{}", request.escape_ascii());
+            assert_eq!(whole, full_path(request, &limits));
+        }
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn one_pass_leaves_rare_forms_and_errors_to_the_full_parser() {
+        let limits = Limits::default();
+        let rfc = core::str::from_utf8(RFC_REQUEST).unwrap();
+        for (request, valid) in [
+            // A tab inside a value: refused in an origin, fine elsewhere.
+            (
+                rfc.replace("Origin: http://example.com", "Origin: http://ex\tample.com"),
+                false,
+            ),
+            (rfc.replace("Origin:", "X-Tab: a\tb\r\nOrigin:"), true),
+            (
+                rfc.replace("GET /chat HTTP/1.1", "GET /chat HTTP/1.0"),
+                false,
+            ),
+            (rfc.replace("GET", "get"), false),
+            (rfc.replace("Host:", "Host :"), false),
+            (
+                rfc.replace("Upgrade: websocket\r\n", "Upgrade: websocket\n"),
+                false,
+            ),
+            (
+                rfc.replace("Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 8"),
+                false,
+            ),
+            (rfc.replace("\r\n\r\n", "\r\n"), false),
+        ] {
+            assert_eq!(
+                parse_whole(request.as_bytes(), &limits),
+                None,
+                "{request:?}"
+            );
+            assert_eq!(
+                parse_request(request.as_bytes(), &limits).is_ok_and(|r| r.is_some()),
+                valid,
+                "{request:?}"
+            );
+        }
+        let few = Limits {
+            max_headers: 3,
+            ..Limits::default()
+        };
+        assert_eq!(parse_whole(RFC_REQUEST, &few), None);
+        let short = Limits {
+            max_head_size: RFC_REQUEST.len() - 1,
+            ..Limits::default()
+        };
+        assert_eq!(parse_whole(RFC_REQUEST, &short), None);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    proptest::proptest! {
+        /// Whatever the one pass accepts, the full parser and checks accept the
+        /// same way, on a browser's request mutated where the grammar is subtle.
+        #[test]
+        fn one_pass_agrees_with_the_full_parser(
+            edits in proptest::collection::vec(
+                (0usize..600, proptest::sample::select(
+                    b"\r\n \t:;,=\"\0\x7f\x80\xffaA-/?#Hh1.".to_vec()), 0u8..3),
+                0..4,
+            ),
+            max_headers in 10usize..16,
+        ) {
+            let mut buf = CHROME_REQUEST.to_vec();
+            for (at, byte, how) in edits {
+                let at = at % (buf.len() + 1);
+                match how {
+                    0 if at < buf.len() => buf[at] = byte,
+                    1 if at < buf.len() => { buf.remove(at); }
+                    _ => buf.insert(at, byte),
+                }
+            }
+            let limits = Limits { max_headers, ..Limits::default() };
+            if let Some(whole) = parse_whole(&buf, &limits) {
+                proptest::prop_assert_eq!(Some(whole), full_path(&buf, &limits));
+            }
+        }
     }
 }
