@@ -413,8 +413,35 @@ pub(crate) fn trim_ows(value: &[u8]) -> &[u8] {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use proptest::strategy::Strategy;
+
+    /// Up to four edits of a head at random places, each replacing, removing
+    /// or inserting one of `bytes`: the way the property tests reach the
+    /// corners of the grammar from a valid request.
+    pub(crate) fn head_edits(
+        bytes: &'static [u8],
+        span: usize,
+    ) -> impl Strategy<Value = Vec<(usize, u8, u8)>> {
+        proptest::collection::vec((0..span, proptest::sample::select(bytes), 0u8..3), 0..4)
+    }
+
+    /// `head` with `edits` (from [`head_edits`]) applied in order.
+    pub(crate) fn edited(head: &[u8], edits: Vec<(usize, u8, u8)>) -> Vec<u8> {
+        let mut buf = head.to_vec();
+        for (at, byte, how) in edits {
+            let at = at % (buf.len() + 1);
+            match how {
+                0 if at < buf.len() => buf[at] = byte,
+                1 if at < buf.len() => {
+                    buf.remove(at);
+                }
+                _ => buf.insert(at, byte),
+            }
+        }
+        buf
+    }
 
     fn scan_all(buf: &[u8], limits: &Limits) -> Result<Option<HeadEnd>, ScanError> {
         HeadScanner::default().scan(buf, limits)
@@ -672,22 +699,10 @@ mod tests {
         /// ends and without NUL, this parser accepts too.
         #[test]
         fn request_head_parser_agrees_with_httparse(
-            edits in proptest::collection::vec(
-                (0usize..200, proptest::sample::select(
-                    b"\r\n \t:\0\x7f\x80\xffa/?#\"(Hh1.".to_vec()), 0u8..3),
-                0..4,
-            ),
+            edits in head_edits(b"\r\n \t:\0\x7f\x80\xffa/?#\"(Hh1.", 200),
         ) {
-            let mut buf = b"GET /chat?x=1 HTTP/1.1\r\nHost: a.example\r\nUpgrade: websocket\r\n\
-                X-Long: 0123456789abcdef0123456789 \t \r\nX-Empty:\r\n\r\n".to_vec();
-            for (at, byte, how) in edits {
-                let at = at % (buf.len() + 1);
-                match how {
-                    0 if at < buf.len() => buf[at] = byte,
-                    1 if at < buf.len() => { buf.remove(at); }
-                    _ => buf.insert(at, byte),
-                }
-            }
+            let buf = edited(b"GET /chat?x=1 HTTP/1.1\r\nHost: a.example\r\nUpgrade: websocket\r\n\
+                X-Long: 0123456789abcdef0123456789 \t \r\nX-Empty:\r\n\r\n", edits);
             let mut slots = [httparse::EMPTY_HEADER; 16];
             let mut theirs = httparse::Request::new(&mut slots);
             let their_result = theirs.parse(&buf);
