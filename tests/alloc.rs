@@ -274,4 +274,31 @@ fn heap_use_per_message_and_per_connection() {
             drop(conn);
         }
     }
+
+    // ---- the server handshake: the head read whole is not copied ----
+    const REQUEST: &[u8] = b"GET /chat HTTP/1.1\r\nHost: server.example.com\r\n\
+        Upgrade: websocket\r\nConnection: Upgrade\r\n\
+        Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    let handshake = |read: &dyn Fn(&mut Connection)| {
+        let before = allocations();
+        let mut conn = Connection::server(Config::default());
+        read(&mut conn);
+        let Some(Event::HandshakeRequest(request)) = conn.poll_event().unwrap() else {
+            panic!("no request");
+        };
+        assert_eq!(request.key(), "dGhlIHNhbXBsZSBub25jZQ==");
+        conn.accept(&sockless::handshake::Accept::new()).unwrap();
+        assert!(conn.outbound().starts_with(b"HTTP/1.1 101 "));
+        allocations() - before
+    };
+    // The input buffer, taken over as the head; the header list; the shared request;
+    // the response.
+    assert_eq!(handshake(&|conn| conn.receive(REQUEST)), 4);
+    // A read buffer with much room to spare is copied from, not kept by the request.
+    let roomy = handshake(&|conn| {
+        let mut read = bytes::BytesMut::with_capacity(64 * 1024);
+        read.extend_from_slice(REQUEST);
+        conn.receive_bytes(read);
+    });
+    assert_eq!(roomy, 4 + 1, "the read buffer itself, and the same four");
 }

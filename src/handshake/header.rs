@@ -79,24 +79,41 @@ pub(crate) fn is_tchar(b: u8) -> bool {
 /// `-`, ignoring ASCII case. Exact for header names and values that passed
 /// httparse: setting bit 5 maps only `A-Z` onto `a-z`, and the other bytes it
 /// could map onto a digit or `-` are control characters httparse refuses.
-/// Compares eight bytes at a time, since the names compared are 4 to 24 long.
-#[inline]
+/// Compares eight (or four) bytes at a time, the last word overlapping the one
+/// before it, since the names compared are 4 to 24 long.
+#[inline(always)]
 pub(crate) fn eq_lowercase(name: &[u8], lower: &[u8]) -> bool {
-    if name.len() != lower.len() {
+    let n = name.len();
+    if n != lower.len() {
         return false;
     }
-    let mut a = name.chunks_exact(8);
-    let mut b = lower.chunks_exact(8);
-    let word = |c: &[u8]| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-    for (x, y) in (&mut a).zip(&mut b) {
-        if word(x) | 0x2020_2020_2020_2020 != word(y) {
-            return false;
+    if n >= 8 {
+        let mut at = 0;
+        while at + 8 < n {
+            if u64_at(name, at) | 0x2020_2020_2020_2020 != u64_at(lower, at) {
+                return false;
+            }
+            at += 8;
         }
+        u64_at(name, n - 8) | 0x2020_2020_2020_2020 == u64_at(lower, n - 8)
+    } else if n >= 4 {
+        u32_at(name, 0) | 0x2020_2020 == u32_at(lower, 0)
+            && u32_at(name, n - 4) | 0x2020_2020 == u32_at(lower, n - 4)
+    } else {
+        name.iter().zip(lower).all(|(&x, &y)| x | 0x20 == y)
     }
-    a.remainder()
-        .iter()
-        .zip(b.remainder())
-        .all(|(&x, &y)| x | 0x20 == y)
+}
+
+/// The eight bytes of `s` from `at` as a word; `s` holds them.
+#[inline(always)]
+fn u64_at(s: &[u8], at: usize) -> u64 {
+    s[at..at + 8].try_into().map_or(0, u64::from_le_bytes)
+}
+
+/// The four bytes of `s` from `at` as a word; `s` holds them.
+#[inline(always)]
+fn u32_at(s: &[u8], at: usize) -> u32 {
+    s[at..at + 4].try_into().map_or(0, u32::from_le_bytes)
 }
 
 /// Whether `s` is a non-empty HTTP token.
@@ -528,6 +545,22 @@ mod tests {
                 for l in b"abcdefghijklmnopqrstuvwxyz0123456789-" {
                     assert_eq!(eq_lowercase(&[b], &[*l]), b == *l, "{b:#x} vs {l}");
                 }
+            }
+        }
+    }
+
+    /// Words are compared overlapping at the end: every byte of every length
+    /// must still count, whichever word it falls in.
+    #[test]
+    fn lowercase_comparison_sees_every_byte_at_every_length() {
+        let long = b"sec-websocket-extensions-and-more";
+        for n in 0..=long.len() {
+            let lower = &long[..n];
+            assert!(eq_lowercase(&lower.to_ascii_uppercase(), lower), "{n}");
+            for at in 0..n {
+                let mut other = lower.to_ascii_uppercase();
+                other[at] ^= 0x01;
+                assert!(!eq_lowercase(&other, lower), "length {n}, byte {at}");
             }
         }
     }

@@ -27,18 +27,27 @@ struct Block {
 }
 
 impl Block {
-    /// The marks of the (up to) 64 bytes at the start of `rest`.
+    /// The marks of the (up to) 64 bytes of `buf` from `at`.
     #[inline]
-    fn of(rest: &[u8]) -> Block {
-        match rest.first_chunk::<64>() {
-            Some(block) => classify_block(block),
-            None => {
-                // `a` is in no class, so the padding marks nothing.
-                let mut padded = [b'a'; 64];
-                padded[..rest.len()].copy_from_slice(rest);
-                classify_block(&padded)
-            }
+    fn of(buf: &[u8], at: usize) -> Block {
+        if let Some(block) = buf[at..].first_chunk::<64>() {
+            return classify_block(block);
         }
+        // A short last block: classify the last 64 bytes of the buffer and
+        // drop the marks of the bytes before `at`, instead of copying the tail
+        // into a padded block.
+        if let Some(last) = buf.last_chunk::<64>() {
+            let before = 64 - (buf.len() - at);
+            let marks = classify_block(last);
+            return Block {
+                control: marks.control >> before,
+                colon: marks.colon >> before,
+            };
+        }
+        // `a` is in no class, so the padding marks nothing.
+        let mut padded = [b'a'; 64];
+        padded[..buf.len() - at].copy_from_slice(&buf[at..]);
+        classify_block(&padded)
     }
 
     #[inline(always)]
@@ -58,7 +67,7 @@ const KEPT: usize = 2048;
 /// How many blocks are classified at once. The parser's questions depend on
 /// each other's answers; classifying a few blocks ahead lets the processor
 /// overlap them instead of waiting for each in turn.
-const AHEAD: usize = 4;
+const AHEAD: usize = 8;
 
 /// A buffer and the marks of its blocks, classified on demand a few at a time
 /// as the parser moves forward through a head.
@@ -94,11 +103,11 @@ impl<'a> Marks<'a> {
             return None;
         }
         if k >= self.blocks.len() {
-            return Some(Block::of(&self.buf[64 * k..]));
+            return Some(Block::of(self.buf, 64 * k));
         }
         let end = (k + AHEAD).min(blocks).min(self.blocks.len());
         for (j, slot) in self.blocks[self.ready..end].iter_mut().enumerate() {
-            *slot = Block::of(&self.buf[64 * (self.ready + j)..]);
+            *slot = Block::of(self.buf, 64 * (self.ready + j));
         }
         self.ready = end;
         Some(self.blocks[k])

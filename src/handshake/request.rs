@@ -257,7 +257,8 @@ impl RequestParser {
 
     /// As [`parse_request`], resuming the scan where the previous call stopped.
     pub fn parse(&mut self, buf: &[u8]) -> Result<Option<(Request, usize)>, RequestError> {
-        resume_request(&mut self.scanner, &self.limits, buf)
+        Ok(resume_request(&mut self.scanner, &self.limits, buf)?
+            .map(|(checked, n)| (checked.with_head(Bytes::copy_from_slice(&buf[..n])), n)))
     }
 }
 
@@ -267,7 +268,7 @@ pub(crate) fn resume_request(
     scanner: &mut HeadScanner,
     limits: &Limits,
     buf: &[u8],
-) -> Result<Option<(Request, usize)>, RequestError> {
+) -> Result<Option<(Checked, usize)>, RequestError> {
     let mut fields = Vec::new();
     // The common case, a whole well-formed head in the first read, is parsed in
     // one pass. Anything else (an unfinished head, a broken rule or limit) goes
@@ -285,7 +286,7 @@ pub(crate) fn resume_request(
         let window = &buf[..buf.len().min(limits.max_head_size)];
         if let Ok(line) = parse_request_head(window, &mut fields, limits.max_headers) {
             let head = &buf[..line.head_len];
-            return Request::check(head, &line, fields).map(|r| Some((r, line.head_len)));
+            return Checked::new(head, &line, fields).map(|r| Some((r, line.head_len)));
         }
         fields.clear();
     }
@@ -295,7 +296,7 @@ pub(crate) fn resume_request(
     let head = &buf[..end.len];
     fields.reserve(end.headers);
     match parse_request_head(head, &mut fields, end.headers) {
-        Ok(line) => Request::check(head, &line, fields).map(|r| Some((r, end.len))),
+        Ok(line) => Checked::new(head, &line, fields).map(|r| Some((r, end.len))),
         // Also covers "HTTP/2.0" and friends: a version we do not speak.
         Err(HeadError::Syntax(Syntax::Version)) => Err(RequestError::HttpVersion),
         Err(HeadError::Syntax(s)) => Err(RequestError::Malformed(s)),
@@ -457,25 +458,24 @@ impl Findings {
 
     /// Notes a header line whose name is `known`, with its value at `at`.
     #[inline]
-    fn see(&mut self, known: Option<Known>, head: &[u8], at: Range<usize>) {
+    fn see(&mut self, known: Known, head: &[u8], at: Range<usize>) {
         let value = &head[at.clone()];
         match known {
-            None => {}
-            Some(Known::Host) => self.host.see(at),
-            Some(Known::Upgrade) => self.upgrade.see(value, "websocket"),
-            Some(Known::Connection) => self.connection.see(value, "upgrade"),
-            Some(Known::Version) => self.version.see(at),
-            Some(Known::Key) => self.key.see(at),
-            Some(Known::Origin) => self.origin.see(at),
-            Some(Known::Protocol) => {
+            Known::Host => self.host.see(at),
+            Known::Upgrade => self.upgrade.see(value, "websocket"),
+            Known::Connection => self.connection.see(value, "upgrade"),
+            Known::Version => self.version.see(at),
+            Known::Key => self.key.see(at),
+            Known::Origin => self.origin.see(at),
+            Known::Protocol => {
                 self.protocols_valid &= list_elements(value).all(is_token);
             }
             // Checked now, built only if asked for (`extensions()`): most
             // servers do not negotiate extensions, or not for every client.
-            Some(Known::Extensions) if self.extensions_valid => {
+            Known::Extensions if self.extensions_valid => {
                 self.extensions_valid = is_extension_list(value);
             }
-            Some(Known::Extensions) => {}
+            Known::Extensions => {}
         }
     }
 
@@ -542,7 +542,7 @@ struct Parts {
 /// over the head, for a request as browsers and clients send them: `GET`,
 /// HTTP/1.1, header values without tabs inside. `None` for anything else
 /// (an error, an unfinished head, a rare form) so that [`parse_request_head`]
-/// and [`Request::check`] give the answer, and the result is always theirs:
+/// and [`Checked::new`] give the answer, and the result is always theirs:
 /// a request this accepts, they accept the same way (a property test and the
 /// `handshake_request` fuzz target compare the two).
 ///
@@ -550,7 +550,7 @@ struct Parts {
 /// and a header the handshake needs is recognised by its name once, which
 /// also proves the name a token.
 #[cfg(target_arch = "x86_64")]
-fn parse_whole(buf: &[u8], limits: &Limits) -> Option<(Request, usize)> {
+fn parse_whole(buf: &[u8], limits: &Limits) -> Option<(Checked, usize)> {
     let buf = &buf[..buf.len().min(limits.max_head_size)];
     if !buf.starts_with(b"GET /") {
         return None;
@@ -566,15 +566,17 @@ fn parse_whole(buf: &[u8], limits: &Limits) -> Option<(Request, usize)> {
     // Room for a browser's dozen headers, so the list grows at most rarely.
     let mut fields = Vec::with_capacity(16.min(limits.max_headers));
     let head_len = loop {
-        if *buf.get(i)? == b'\r' {
-            if *buf.get(i + 1)? != b'\n' {
-                return None;
-            }
+        // The line ends at its first control character, which must be a CR
+        // followed by LF: a tab inside a line (rare) is left to the full parser.
+        let cr = marks.next(Class::Control, i)?;
+        if buf[cr] != b'\r' || *buf.get(cr + 1)? != b'\n' {
+            return None;
+        }
+        if cr == i {
             break i + 2;
         }
         let colon = marks.next(Class::Colon, i)?;
-        // No control character (so no line end) before the colon.
-        if colon == i || marks.next(Class::Control, i)? < colon {
+        if colon == i || colon > cr || fields.len() == limits.max_headers {
             return None;
         }
         let name = &buf[i..colon];
@@ -585,38 +587,52 @@ fn parse_whole(buf: &[u8], limits: &Limits) -> Option<(Request, usize)> {
         if known.is_none() && !all_in(name, TCHAR) {
             return None;
         }
+        // Optional whitespace around the value can only be spaces here.
         let mut start = colon + 1;
-        while matches!(buf.get(start), Some(b' ' | b'\t')) {
+        while start < cr && buf[start] == b' ' {
             start += 1;
         }
-        let cr = marks.next(Class::Control, start)?;
-        if buf[cr] != b'\r' || *buf.get(cr + 1)? != b'\n' || fields.len() == limits.max_headers {
-            return None;
-        }
         let mut end = cr;
-        while end > start && matches!(buf[end - 1], b' ' | b'\t') {
+        while end > start && buf[end - 1] == b' ' {
             end -= 1;
         }
         fields.push(Field {
             name: i..colon,
             value: start..end,
         });
-        found.see(known, buf, start..end);
+        if let Some(known) = known {
+            found.see(known, buf, start..end);
+        }
         i = cr + 2;
     };
     let head = &buf[..head_len];
     let parts = found.finish(head).ok()?;
-    Some((Request::new(head, target, parts, fields), head_len))
+    Some((Checked::located(head, target, parts, fields), head_len))
 }
 
-impl Request {
+/// A request head that passed the checks of RFC 6455 §4.2.1: where each part
+/// the [`Request`] answers for is, to go with the bytes of the head (which the
+/// caller keeps as it can: a server connection hands over its input buffer
+/// when the head fills it, so the head is not copied).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Checked {
+    target: Range<usize>,
+    /// Length of the path part of `target` (up to the `?`, if any).
+    path_len: usize,
+    host: Range<usize>,
+    origin: Option<Range<usize>>,
+    key: Range<usize>,
+    fields: Vec<Field>,
+}
+
+impl Checked {
     /// Checks a request head read by [`parse_request_head`] against RFC 6455
     /// §4.2.1; `fields` are its headers.
-    fn check(
+    fn new(
         head: &[u8],
         line: &RequestLine<'_>,
         fields: Vec<Field>,
-    ) -> Result<Request, RequestError> {
+    ) -> Result<Checked, RequestError> {
         let (method, minor) = (line.method, line.minor);
         // Methods are case-sensitive (RFC 7231 §4.1).
         if method != b"GET" {
@@ -630,20 +646,17 @@ impl Request {
         }
         let mut found = Findings::new();
         for field in &fields {
-            found.see(
-                Known::of(&head[field.name.clone()]),
-                head,
-                field.value.clone(),
-            );
+            if let Some(known) = Known::of(&head[field.name.clone()]) {
+                found.see(known, head, field.value.clone());
+            }
         }
         let parts = found.finish(head)?;
-        Ok(Request::new(head, line.target.clone(), parts, fields))
+        Ok(Checked::located(head, line.target.clone(), parts, fields))
     }
 
-    fn new(head: &[u8], target: Range<usize>, parts: Parts, fields: Vec<Field>) -> Request {
+    fn located(head: &[u8], target: Range<usize>, parts: Parts, fields: Vec<Field>) -> Checked {
         let path_len = memchr::memchr(b'?', &head[target.clone()]).unwrap_or(target.len());
-        Request {
-            head: Bytes::copy_from_slice(head),
+        Checked {
             target,
             path_len,
             host: parts.host,
@@ -653,6 +666,21 @@ impl Request {
         }
     }
 
+    /// The request, with `head`: the bytes this was checked on.
+    pub(crate) fn with_head(self, head: Bytes) -> Request {
+        Request {
+            head,
+            target: self.target,
+            path_len: self.path_len,
+            host: self.host,
+            origin: self.origin,
+            key: self.key,
+            fields: self.fields,
+        }
+    }
+}
+
+impl Request {
     /// The part of the head at `at`, which the checks found to be visible
     /// ASCII (or a token), so UTF-8.
     fn text(&self, at: &Range<usize>) -> &str {
@@ -1363,12 +1391,12 @@ pub(crate) mod tests {
 
     /// The full parser and checks, without the one-pass shortcut.
     #[cfg(target_arch = "x86_64")]
-    fn full_path(buf: &[u8], limits: &Limits) -> Option<(Request, usize)> {
+    fn full_path(buf: &[u8], limits: &Limits) -> Option<(Checked, usize)> {
         let mut fields = Vec::new();
         let window = &buf[..buf.len().min(limits.max_head_size)];
         let line = parse_request_head(window, &mut fields, limits.max_headers).ok()?;
         let head = &buf[..line.head_len];
-        Request::check(head, &line, fields)
+        Checked::new(head, &line, fields)
             .ok()
             .map(|r| (r, line.head_len))
     }
