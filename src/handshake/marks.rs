@@ -1,22 +1,22 @@
 //! Where the bytes that give an HTTP head its shape are: control characters (CR
 //! and LF among them) and colons, found 64 bytes at a time.
 //!
-//! The head parser asks "where is the next colon" once per header name and
-//! "where is the next control character" once per header value. Answered from
-//! a bitmap of the block at hand, each question costs a shift and a count of
-//! trailing zeros instead of a walk over the bytes, and every byte of a head is
-//! classified once, with SSE2 compares. This module is for x86-64 only: the
+//! The head parser asks "where is the name's colon" and "where does the value
+//! end" once per header line. Answered from a bitmap of the block at hand,
+//! each question costs a shift and a count of trailing zeros instead of a walk
+//! over the bytes, and every byte of a head is classified once, with SSE2
+//! compares. This module is for x86-64 only: the
 //! same marks made eight bytes at a time in a `u64` (SWAR) left the one-pass
 //! parser slower than the plain one (401 against 372 ns for Chrome's request).
 
-/// What [`Marks::next`] looks for.
+/// What [`Scan::find`] stops at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Class {
-    /// A byte below 0x20 or 0x7F (DEL). Bytes from 0x80 up (obs-text) are not
-    /// control characters.
+pub(crate) enum Stop {
+    /// A control character: a byte below 0x20, or 0x7F (DEL). Bytes from 0x80
+    /// up (obs-text) are not control characters.
     Control,
-    /// `:`.
-    Colon,
+    /// A control character or a colon, whichever comes first.
+    ControlOrColon,
 }
 
 /// The marks of one 64-byte block: bit `i` of each stands for byte `i`.
@@ -27,7 +27,7 @@ struct Block {
 }
 
 impl Block {
-    /// The marks of the (up to) 64 bytes of `buf` from `at`.
+    /// The marks of the (up to) 64 bytes of `buf` from `at`, which is inside it.
     #[inline]
     fn of(buf: &[u8], at: usize) -> Block {
         if let Some(block) = buf[at..].first_chunk::<64>() {
@@ -51,79 +51,65 @@ impl Block {
     }
 
     #[inline(always)]
-    fn bits(&self, class: Class) -> u64 {
-        match class {
-            Class::Control => self.control,
-            Class::Colon => self.colon,
+    fn bits(&self, stop: Stop) -> u64 {
+        match stop {
+            Stop::Control => self.control,
+            Stop::ControlOrColon => self.control | self.colon,
         }
     }
 }
 
-/// How many bytes at the start of a buffer [`Marks`] keeps the marks of:
-/// more than the heads browsers send, cookies and all. Blocks past it are
-/// classified each time they are asked about.
-const KEPT: usize = 2048;
-
-/// How many blocks are classified at once. The parser's questions depend on
-/// each other's answers; classifying a few blocks ahead lets the processor
-/// overlap them instead of waiting for each in turn.
-const AHEAD: usize = 8;
-
-/// A buffer and the marks of its blocks, classified on demand a few at a time
-/// as the parser moves forward through a head.
-pub(crate) struct Marks<'a> {
+/// A buffer read from the front, with the marks of the block being read.
+///
+/// A head parser's questions move forward through the head (a header line's
+/// colon, then its end, then the next line), so each block is classified
+/// once, when the scan first reaches it, and nothing is kept for the blocks
+/// behind.
+pub(crate) struct Scan<'a> {
     buf: &'a [u8],
-    blocks: [Block; KEPT / 64],
-    /// How many blocks from the start are classified.
-    ready: usize,
+    /// The block whose marks `marks` holds.
+    block: usize,
+    marks: Block,
 }
 
-impl<'a> Marks<'a> {
+impl<'a> Scan<'a> {
     pub(crate) fn new(buf: &'a [u8]) -> Self {
-        Marks {
+        Scan {
             buf,
-            blocks: [Block::default(); KEPT / 64],
-            ready: 0,
+            block: 0,
+            marks: if buf.is_empty() {
+                Block::default()
+            } else {
+                Block::of(buf, 0)
+            },
         }
     }
 
-    /// The marks of block `k`, or `None` past the end of the buffer.
+    /// The position of the first byte at or after `from` that `stop` stops
+    /// at, or `None` if the buffer ends first. Fastest when `from` is never
+    /// behind the previous answer; a step back costs classifying again.
     #[inline(always)]
-    fn block(&mut self, k: usize) -> Option<Block> {
-        match self.blocks.get(k) {
-            Some(block) if k < self.ready => Some(*block),
-            _ => self.classify(k),
+    pub(crate) fn find(&mut self, stop: Stop, from: usize) -> Option<usize> {
+        if from / 64 != self.block {
+            self.enter(from / 64)?;
         }
+        let mut bits = self.marks.bits(stop) & (u64::MAX << (from % 64));
+        while bits == 0 {
+            self.enter(self.block + 1)?;
+            bits = self.marks.bits(stop);
+        }
+        Some(64 * self.block + bits.trailing_zeros() as usize)
     }
 
+    /// Moves to block `k`, or `None` past the end of the buffer.
     #[inline(never)]
-    fn classify(&mut self, k: usize) -> Option<Block> {
-        let blocks = self.buf.len().div_ceil(64);
-        if k >= blocks {
+    fn enter(&mut self, k: usize) -> Option<()> {
+        if 64 * k >= self.buf.len() {
             return None;
         }
-        if k >= self.blocks.len() {
-            return Some(Block::of(self.buf, 64 * k));
-        }
-        let end = (k + AHEAD).min(blocks).min(self.blocks.len());
-        for (j, slot) in self.blocks[self.ready..end].iter_mut().enumerate() {
-            *slot = Block::of(self.buf, 64 * (self.ready + j));
-        }
-        self.ready = end;
-        Some(self.blocks[k])
-    }
-
-    /// The position of the first byte of `class` at or after `from`, or `None`
-    /// if the buffer ends first.
-    #[inline(always)]
-    pub(crate) fn next(&mut self, class: Class, from: usize) -> Option<usize> {
-        let mut k = from / 64;
-        let mut bits = self.block(k)?.bits(class) & (u64::MAX << (from % 64));
-        while bits == 0 {
-            k += 1;
-            bits = self.block(k)?.bits(class);
-        }
-        Some(64 * k + bits.trailing_zeros() as usize)
+        self.block = k;
+        self.marks = Block::of(self.buf, 64 * k);
+        Some(())
     }
 }
 
@@ -197,34 +183,43 @@ mod tests {
     }
 
     #[test]
-    fn next_finds_each_class_across_blocks_and_in_the_padded_tail() {
+    fn find_stops_across_blocks_and_in_the_short_tail() {
         let mut buf = alloc::vec![b'a'; 150];
         buf[3] = b':';
         buf[130] = b'\r';
         buf[149] = 0x7F;
-        let mut marks = Marks::new(&buf);
-        assert_eq!(marks.next(Class::Colon, 0), Some(3));
-        assert_eq!(marks.next(Class::Colon, 4), None);
-        assert_eq!(marks.next(Class::Control, 4), Some(130));
-        assert_eq!(marks.next(Class::Control, 131), Some(149));
-        assert_eq!(marks.next(Class::Control, 150), None);
-        assert_eq!(Marks::new(&buf[..149]).next(Class::Control, 131), None);
+        let mut scan = Scan::new(&buf);
+        assert_eq!(scan.find(Stop::ControlOrColon, 0), Some(3));
+        assert_eq!(scan.find(Stop::Control, 0), Some(130));
+        assert_eq!(scan.find(Stop::ControlOrColon, 4), Some(130));
+        assert_eq!(scan.find(Stop::Control, 131), Some(149));
+        assert_eq!(scan.find(Stop::Control, 150), None);
+        // A step back classifies again.
+        assert_eq!(scan.find(Stop::ControlOrColon, 1), Some(3));
+        assert_eq!(Scan::new(&buf[..149]).find(Stop::Control, 131), None);
+        // Buffers shorter than a block.
+        assert_eq!(Scan::new(b"ab:\n").find(Stop::ControlOrColon, 0), Some(2));
+        assert_eq!(Scan::new(b"ab:\n").find(Stop::Control, 0), Some(3));
+        assert_eq!(Scan::new(b"").find(Stop::Control, 0), None);
     }
 
     proptest::proptest! {
+        /// A scan answers as a plain search does, for questions that move
+        /// forward as a parser's do (and for the odd one that steps back).
         #[test]
-        fn next_agrees_with_a_plain_search(
+        fn find_agrees_with_a_plain_search(
             buf in proptest::collection::vec(proptest::sample::select(
                 b"a \r\n\t:\x7f\x80\0".to_vec()), 0..300),
-            from in 0usize..320,
+            questions in proptest::collection::vec((0usize..320, proptest::bool::ANY), 0..12),
         ) {
-            let mut marks = Marks::new(&buf);
-            for (class, hit) in [
-                (Class::Control, (|b: u8| b < 0x20 || b == 0x7F) as fn(u8) -> bool),
-                (Class::Colon, |b| b == b':'),
-            ] {
+            let mut scan = Scan::new(&buf);
+            let mut froms: alloc::vec::Vec<_> = questions.clone();
+            froms.sort();
+            for (from, colon) in froms.into_iter().chain(questions) {
+                let stop = if colon { Stop::ControlOrColon } else { Stop::Control };
+                let hit = |b: u8| b < 0x20 || b == 0x7F || (colon && b == b':');
                 let want = buf.get(from..).and_then(|r| r.iter().position(|&b| hit(b))).map(|i| from + i);
-                proptest::prop_assert_eq!(marks.next(class, from), want);
+                proptest::prop_assert_eq!(scan.find(stop, from), want);
             }
         }
     }

@@ -19,7 +19,7 @@ use super::{ExtensionOffer, Limits, VERSION, is_valid_key};
 #[cfg(target_arch = "x86_64")]
 use super::{
     header::TCHAR,
-    marks::{Class, Marks},
+    marks::{Scan, Stop},
 };
 
 /// A client's opening handshake that passed every check of RFC 6455 §4.2.1.
@@ -546,7 +546,7 @@ struct Parts {
 /// a request this accepts, they accept the same way (a property test and the
 /// `handshake_request` fuzz target compare the two).
 ///
-/// Ends of lines, names and values come from bitmaps of the head ([`Marks`]),
+/// Ends of lines, names and values come from bitmaps of the head ([`Scan`]),
 /// and a header the handshake needs is recognised by its name once, which
 /// also proves the name a token.
 #[cfg(target_arch = "x86_64")]
@@ -561,22 +561,27 @@ fn parse_whole(buf: &[u8], limits: &Limits) -> Option<(Checked, usize)> {
     if buf.get(target.end..i)? != b" HTTP/1.1\r\n" || !is_origin_form(&buf[target.clone()]) {
         return None;
     }
-    let mut marks = Marks::new(buf);
+    let mut scan = Scan::new(buf);
     let mut found = Findings::new();
     // Room for a browser's dozen headers, so the list grows at most rarely.
     let mut fields = Vec::with_capacity(16.min(limits.max_headers));
     let head_len = loop {
-        // The line ends at its first control character, which must be a CR
-        // followed by LF: a tab inside a line (rare) is left to the full parser.
-        let cr = marks.next(Class::Control, i)?;
-        if buf[cr] != b'\r' || *buf.get(cr + 1)? != b'\n' {
+        // A header line is a name, a colon, and a value up to the line's first
+        // control character, which must be a CR followed by LF: a tab inside
+        // a line (rare) is left to the full parser.
+        let colon = scan.find(Stop::ControlOrColon, i)?;
+        if buf[colon] != b':' {
+            if colon == i && buf[i] == b'\r' && *buf.get(i + 1)? == b'\n' {
+                break i + 2;
+            }
             return None;
         }
-        if cr == i {
-            break i + 2;
-        }
-        let colon = marks.next(Class::Colon, i)?;
-        if colon == i || colon > cr || fields.len() == limits.max_headers {
+        let cr = scan.find(Stop::Control, colon + 1)?;
+        if colon == i
+            || buf[cr] != b'\r'
+            || *buf.get(cr + 1)? != b'\n'
+            || fields.len() == limits.max_headers
+        {
             return None;
         }
         let name = &buf[i..colon];
@@ -722,6 +727,12 @@ impl Request {
     /// The `Sec-WebSocket-Key` header, still base64 encoded.
     pub fn key(&self) -> &str {
         self.text(&self.key)
+    }
+
+    /// [`key`](Self::key) as the bytes received, for the accept key: no UTF-8
+    /// check on the way to SHA-1.
+    pub(crate) fn key_bytes(&self) -> &[u8] {
+        &self.head[self.key.clone()]
     }
 
     /// The `Sec-WebSocket-Version` the client asked for; always 13.
@@ -1416,7 +1427,7 @@ pub(crate) mod tests {
     fn one_pass_reads_ordinary_requests_as_the_full_parser_does() {
         let limits = Limits::default();
         let mut long_cookie = CHROME_REQUEST.to_vec();
-        // A head longer than the marks kept (2 KiB), with a line across the edge.
+        // A head of many blocks, with a long line across several.
         let cookie = alloc::format!("Cookie: {}\r\n", "k=v; ".repeat(700));
         long_cookie.splice(27..27, cookie.bytes());
         for request in [RFC_REQUEST, CHROME_REQUEST, &long_cookie] {

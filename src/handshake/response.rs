@@ -249,7 +249,7 @@ impl Accept {
                     .sum::<usize>(),
         );
         out.extend_from_slice(FIXED);
-        out.extend_from_slice(&accept_key(req.key().as_bytes()));
+        out.extend_from_slice(&accept_key(req.key_bytes()));
         out.extend_from_slice(b"\r\n");
         if let Some(p) = &self.protocol {
             put_header(out, "Sec-WebSocket-Protocol", p.as_bytes());
