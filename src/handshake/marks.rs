@@ -26,10 +26,44 @@ struct Block {
     colon: u64,
 }
 
+/// How blocks are classified: chosen once per scan, from what the CPU has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kernel {
+    /// Sixteen bytes per compare; every x86-64 CPU has SSE2.
+    Sse2,
+    /// A whole block per compare, straight into a bitmap, and the short last
+    /// block loaded masked instead of patched together.
+    #[cfg(feature = "std")]
+    Avx512,
+}
+
+impl Kernel {
+    fn detect() -> Kernel {
+        #[cfg(feature = "std")]
+        if avx512::available() {
+            return Kernel::Avx512;
+        }
+        Kernel::Sse2
+    }
+}
+
 impl Block {
     /// The marks of the (up to) 64 bytes of `buf` from `at`, which is inside it.
     #[inline]
-    fn of(buf: &[u8], at: usize) -> Block {
+    fn of(kernel: Kernel, buf: &[u8], at: usize) -> Block {
+        match kernel {
+            // SAFETY: `avx512::classify` needs AVX-512F and AVX-512BW, which
+            // `Kernel::detect` found the CPU to have before choosing this kernel.
+            #[cfg(feature = "std")]
+            #[allow(unsafe_code)]
+            Kernel::Avx512 => unsafe { avx512::classify(&buf[at..]) },
+            Kernel::Sse2 => Block::of_sse2(buf, at),
+        }
+    }
+
+    /// [`of`](Self::of) with SSE2.
+    #[inline]
+    fn of_sse2(buf: &[u8], at: usize) -> Block {
         if let Some(block) = buf[at..].first_chunk::<64>() {
             return classify_block(block);
         }
@@ -67,6 +101,7 @@ impl Block {
 /// behind.
 pub(crate) struct Scan<'a> {
     buf: &'a [u8],
+    kernel: Kernel,
     /// The block whose marks `marks` holds.
     block: usize,
     marks: Block,
@@ -74,13 +109,18 @@ pub(crate) struct Scan<'a> {
 
 impl<'a> Scan<'a> {
     pub(crate) fn new(buf: &'a [u8]) -> Self {
+        Scan::with(Kernel::detect(), buf)
+    }
+
+    fn with(kernel: Kernel, buf: &'a [u8]) -> Self {
         Scan {
             buf,
+            kernel,
             block: 0,
             marks: if buf.is_empty() {
                 Block::default()
             } else {
-                Block::of(buf, 0)
+                Block::of(kernel, buf, 0)
             },
         }
     }
@@ -108,7 +148,7 @@ impl<'a> Scan<'a> {
             return None;
         }
         self.block = k;
-        self.marks = Block::of(self.buf, 64 * k);
+        self.marks = Block::of(self.kernel, self.buf, 64 * k);
         Some(())
     }
 }
@@ -149,6 +189,47 @@ fn classify_sse2(block: &[u8; 64]) -> Block {
     marks
 }
 
+/// Classification with AVX-512 (Ice Lake, Zen 4 and later), where the CPU has it.
+///
+/// Its bench: Chrome's upgrade request through `parse_request`, and the
+/// handshake bench, each about 20 ns faster than with SSE2 on Zen 4 (the
+/// closing note of the change quotes the runs).
+#[cfg(feature = "std")]
+mod avx512 {
+    use super::Block;
+    use core::arch::x86_64::{
+        _mm512_cmpeq_epi8_mask, _mm512_cmple_epu8_mask, _mm512_maskz_loadu_epi8, _mm512_set1_epi8,
+    };
+
+    /// Whether the CPU has what [`classify`] is compiled for. The answer is
+    /// cached by `is_x86_feature_detected!`.
+    pub(super) fn available() -> bool {
+        std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+    }
+
+    /// The marks of the first 64 bytes of `rest`, or of all of it if shorter.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub(super) fn classify(rest: &[u8]) -> Block {
+        let n = rest.len().min(64);
+        let inside = if n == 64 { u64::MAX } else { (1 << n) - 1 };
+        // SAFETY: the load reads only the bytes whose bits are set in `inside`,
+        // the first `n` bytes of `rest`; a masked load neither reads nor faults
+        // on the bytes masked off, which come out as zeros.
+        #[allow(unsafe_code)]
+        let v = unsafe { _mm512_maskz_loadu_epi8(inside, rest.as_ptr().cast()) };
+        // Unsigned: "below 0x20" is "at most 0x1F"; and 0x7F (DEL) besides.
+        let control = _mm512_cmple_epu8_mask(v, _mm512_set1_epi8(0x1F))
+            | _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(0x7F));
+        let colon = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b':' as i8));
+        // The zeros loaded for the bytes past the end are control characters.
+        Block {
+            control: control & inside,
+            colon: colon & inside,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,11 +254,43 @@ mod tests {
                     *x = [b'a', 0x20, 0x80, 0xFF, 0x7E, 0x1F, b':', 0][i % 8];
                 }
                 block[at] = b;
-                assert_eq!(
-                    classify_block(&block),
-                    scalar(&block),
-                    "byte {b:#x} at {at}"
-                );
+                for kernel in kernels() {
+                    assert_eq!(
+                        Block::of(kernel, &block, 0),
+                        scalar(&block),
+                        "{kernel:?}: byte {b:#x} at {at}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// The kernels this CPU can run.
+    fn kernels() -> impl Iterator<Item = Kernel> {
+        let mut all = alloc::vec![Kernel::Sse2];
+        #[cfg(feature = "std")]
+        if avx512::available() {
+            all.push(Kernel::Avx512);
+        }
+        all.into_iter()
+    }
+
+    /// A short last block marks its own bytes only, whichever kernel loads it
+    /// and wherever in the buffer it starts.
+    #[test]
+    fn classify_marks_only_the_bytes_of_a_short_last_block() {
+        let buf: alloc::vec::Vec<u8> = (0..200u8)
+            .map(|i| [b':', b'\r', b'a', 0][usize::from(i % 4)])
+            .collect();
+        for len in 0..buf.len() {
+            for at in (0..len).step_by(64) {
+                for kernel in kernels() {
+                    assert_eq!(
+                        Block::of(kernel, &buf[..len], at),
+                        scalar(&buf[at..len.min(at + 64)]),
+                        "{kernel:?}: {len} bytes, block at {at}"
+                    );
+                }
             }
         }
     }
@@ -212,14 +325,16 @@ mod tests {
                 b"a \r\n\t:\x7f\x80\0".to_vec()), 0..300),
             questions in proptest::collection::vec((0usize..320, proptest::bool::ANY), 0..12),
         ) {
-            let mut scan = Scan::new(&buf);
+            for kernel in kernels() {
+            let mut scan = Scan::with(kernel, &buf);
             let mut froms: alloc::vec::Vec<_> = questions.clone();
             froms.sort();
-            for (from, colon) in froms.into_iter().chain(questions) {
+            for (from, colon) in froms.into_iter().chain(questions.iter().copied()) {
                 let stop = if colon { Stop::ControlOrColon } else { Stop::Control };
                 let hit = |b: u8| b < 0x20 || b == 0x7F || (colon && b == b':');
                 let want = buf.get(from..).and_then(|r| r.iter().position(|&b| hit(b))).map(|i| from + i);
-                proptest::prop_assert_eq!(scan.find(stop, from), want);
+                proptest::prop_assert_eq!(scan.find(stop, from), want, "{:?}", kernel);
+            }
             }
         }
     }

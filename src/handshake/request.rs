@@ -444,7 +444,7 @@ fn is_origin(v: &[u8]) -> bool {
 /// Whether `t` is origin-form: `/path[?query]` with only visible ASCII and no
 /// fragment, which a client must never send (RFC 7230 §5.3.1).
 pub(crate) fn is_origin_form(t: &[u8]) -> bool {
-    t.starts_with(b"/") && all_in(t, VISIBLE) && memchr::memchr(b'#', t).is_none()
+    t.starts_with(b"/") && all_in(t, VISIBLE) && !t.contains(&b'#')
 }
 
 impl Findings {
@@ -592,14 +592,17 @@ fn parse_whole(buf: &[u8], limits: &Limits) -> Option<(Checked, usize)> {
         if known.is_none() && !all_in(name, TCHAR) {
             return None;
         }
-        // Optional whitespace around the value can only be spaces here.
+        // Optional whitespace around the value can only be spaces here: most
+        // often one before the value and none after it.
         let mut start = colon + 1;
         while start < cr && buf[start] == b' ' {
             start += 1;
         }
         let mut end = cr;
-        while end > start && buf[end - 1] == b' ' {
-            end -= 1;
+        if buf[end - 1] == b' ' {
+            while end > start && buf[end - 1] == b' ' {
+                end -= 1;
+            }
         }
         fields.push(Field {
             name: i..colon,
@@ -660,7 +663,11 @@ impl Checked {
     }
 
     fn located(head: &[u8], target: Range<usize>, parts: Parts, fields: Vec<Field>) -> Checked {
-        let path_len = memchr::memchr(b'?', &head[target.clone()]).unwrap_or(target.len());
+        // Targets are short: a plain search beats setting up `memchr`.
+        let path_len = head[target.clone()]
+            .iter()
+            .position(|&b| b == b'?')
+            .unwrap_or(target.len());
         Checked {
             target,
             path_len,
