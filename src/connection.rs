@@ -394,7 +394,11 @@ impl Connection {
                 // Grow once to the size of a frame that must be held whole (bounded by
                 // `max_frame_size`), not by doubling with a copy of it each time.
                 let missing = self.decoder.frame_bytes_missing(self.input.len());
-                self.input.reserve(data.len().max(missing));
+                if matches!(self.phase, Phase::AwaitRequest(_)) {
+                    crate::reserve_fresh(&mut self.input, data.len().max(missing));
+                } else {
+                    self.input.reserve(data.len().max(missing));
+                }
             }
             let unmasked = self.decoder.receive_unmasked(&mut self.input, data);
             self.input.extend_from_slice(&data[unmasked..]);

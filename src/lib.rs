@@ -62,3 +62,16 @@ pub use utf8::Utf8Bytes;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// `buf.reserve(additional)` for a buffer that may never have had storage (a server's
+/// first read, a handshake response): allocates exactly that much at once, where
+/// `BytesMut::reserve`'s growth path costs about as much again as the allocation. Not
+/// for a buffer that may share an allocation it could take back instead.
+#[inline]
+pub(crate) fn reserve_fresh(buf: &mut bytes::BytesMut, additional: usize) {
+    if buf.capacity() == 0 {
+        *buf = bytes::BytesMut::with_capacity(additional);
+    } else {
+        buf.reserve(additional);
+    }
+}

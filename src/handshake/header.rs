@@ -121,6 +121,33 @@ pub(crate) fn is_token(s: &[u8]) -> bool {
     !s.is_empty() && all_in(s, TCHAR)
 }
 
+/// Whether every element of the comma list `value` is a token, as
+/// `list_elements(value).all(is_token)` says, in one pass and without
+/// splitting: after a token's first byte, only whitespace may separate it from
+/// the next comma, and empty elements are skipped.
+pub(crate) fn is_token_list(value: &[u8]) -> bool {
+    /// Where in a list element the walk is.
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum At {
+        /// Before the element's token (after the comma, or the start).
+        Before,
+        InToken,
+        /// In the whitespace after the token, before the next comma.
+        After,
+    }
+    let mut at = At::Before;
+    for &b in value {
+        at = match (b, at) {
+            (_, At::Before | At::InToken) if is_tchar(b) => At::InToken,
+            (b' ' | b'\t', At::Before) => At::Before,
+            (b' ' | b'\t', At::InToken | At::After) => At::After,
+            (b',', _) => At::Before,
+            _ => return false,
+        };
+    }
+    true
+}
+
 /// Whether `v` may be sent as a header value: no control characters other
 /// than tab, so that it cannot end the line or the head early.
 pub(crate) fn is_field_value(v: &[u8]) -> bool {
@@ -562,6 +589,39 @@ mod tests {
                 other[at] ^= 0x01;
                 assert!(!eq_lowercase(&other, lower), "length {n}, byte {at}");
             }
+        }
+    }
+
+    proptest::proptest! {
+        /// The one-pass check says what splitting the list and checking each
+        /// element says.
+        #[test]
+        fn token_list_check_agrees_with_splitting(
+            value in proptest::collection::vec(proptest::sample::select(
+                b"ab, \t,;=\"\x7f\x80/".to_vec()), 0..24),
+        ) {
+            proptest::prop_assert_eq!(
+                is_token_list(&value),
+                list_elements(&value).all(is_token),
+                "{:?}", value.escape_ascii().to_string()
+            );
+        }
+    }
+
+    #[test]
+    fn token_list_check_reads_lists_as_rfc_7230_section_7_does() {
+        for valid in [
+            "chat",
+            "chat, superchat",
+            " a ,, b\t",
+            "",
+            ",",
+            "v1.json-rpc,x_~!",
+        ] {
+            assert!(is_token_list(valid.as_bytes()), "{valid:?}");
+        }
+        for invalid in ["a b", "a;b", "chat, super chat", "a,\"b\"", "a/b", "\u{e9}"] {
+            assert!(!is_token_list(invalid.as_bytes()), "{invalid:?}");
         }
     }
 

@@ -11,7 +11,7 @@ use super::head::{
     Field, HeadError, HeadScanner, RequestLine, ScanError, Syntax, parse_request_head,
 };
 use super::header::{
-    AUTHORITY, VISIBLE, all_in, eq_lowercase, is_extension_list, is_token, list_elements,
+    AUTHORITY, VISIBLE, all_in, eq_lowercase, is_extension_list, is_token_list, list_elements,
     lists_contain, parse_extension_list,
 };
 use super::response::Reject;
@@ -468,7 +468,7 @@ impl Findings {
             Known::Key => self.key.see(at),
             Known::Origin => self.origin.see(at),
             Known::Protocol => {
-                self.protocols_valid &= list_elements(value).all(is_token);
+                self.protocols_valid &= is_token_list(value);
             }
             // Checked now, built only if asked for (`extensions()`): most
             // servers do not negotiate extensions, or not for every client.

@@ -231,7 +231,8 @@ impl Accept {
         const FIXED: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\n\
             Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ";
         let line = |name: &str, value: usize| name.len() + value + 4;
-        out.reserve(
+        crate::reserve_fresh(
+            out,
             FIXED.len()
                 + 28
                 + 4
