@@ -445,6 +445,11 @@ impl Connection {
     /// and what the peer is owed (a close frame with the right code, or an HTTP error
     /// response) is queued in [`outbound`](Self::outbound). After an error, `Ok(None)`.
     pub fn poll_event(&mut self) -> Result<Option<Event>, Error> {
+        // A server's first event, handed straight back rather than through `step`'s
+        // layers, each of which would move the event once more.
+        if matches!(self.phase, Phase::AwaitRequest(_)) && self.pending_error.is_none() {
+            return self.read_request();
+        }
         if let Some((kind, span)) = self.small_message()? {
             return Ok(Some(Event::Message(Decoder::take_small(
                 kind,
