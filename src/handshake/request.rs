@@ -34,13 +34,8 @@ use super::{
 pub struct Request {
     /// The head as received, from the request line to the empty line.
     head: Bytes,
-    target: Range<usize>,
-    /// Length of the path part of `target` (up to the `?`, if any).
-    path_len: usize,
-    host: Range<usize>,
-    origin: Option<Range<usize>>,
-    key: Range<usize>,
-    fields: Vec<Field>,
+    /// Where its parts are.
+    at: Checked,
 }
 
 /// What was wrong with a client's opening handshake.
@@ -622,7 +617,7 @@ fn parse_whole(buf: &[u8], limits: &Limits) -> Option<(Checked, usize)> {
 /// the [`Request`] answers for is, to go with the bytes of the head (which the
 /// caller keeps as it can: a server connection hands over its input buffer
 /// when the head fills it, so the head is not copied).
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Checked {
     target: Range<usize>,
     /// Length of the path part of `target` (up to the `?`, if any).
@@ -680,15 +675,7 @@ impl Checked {
 
     /// The request, with `head`: the bytes this was checked on.
     pub(crate) fn with_head(self, head: Bytes) -> Request {
-        Request {
-            head,
-            target: self.target,
-            path_len: self.path_len,
-            host: self.host,
-            origin: self.origin,
-            key: self.key,
-            fields: self.fields,
-        }
+        Request { head, at: self }
     }
 }
 
@@ -706,40 +693,40 @@ impl Request {
 
     /// The request target as sent: path and query, such as `/chat?room=1`.
     pub fn target(&self) -> &str {
-        self.text(&self.target)
+        self.text(&self.at.target)
     }
 
     /// The path part of the target, such as `/chat`. Not percent-decoded.
     pub fn path(&self) -> &str {
-        &self.target()[..self.path_len]
+        &self.target()[..self.at.path_len]
     }
 
     /// The query part of the target without its `?`, if there was a `?`.
     /// Not percent-decoded.
     pub fn query(&self) -> Option<&str> {
-        self.target().get(self.path_len + 1..)
+        self.target().get(self.at.path_len + 1..)
     }
 
     /// The `Host` header: the host and port the client asked for.
     pub fn host(&self) -> &str {
-        self.text(&self.host)
+        self.text(&self.at.host)
     }
 
     /// The `Origin` header, which browsers always send and other clients
     /// usually do not. See [`Origins`](super::Origins) for checking it.
     pub fn origin(&self) -> Option<&str> {
-        self.origin.as_ref().map(|at| self.text(at))
+        self.at.origin.as_ref().map(|at| self.text(at))
     }
 
     /// The `Sec-WebSocket-Key` header, still base64 encoded.
     pub fn key(&self) -> &str {
-        self.text(&self.key)
+        self.text(&self.at.key)
     }
 
     /// [`key`](Self::key) as the bytes received, for the accept key: no UTF-8
     /// check on the way to SHA-1.
     pub(crate) fn key_bytes(&self) -> &[u8] {
-        &self.head[self.key.clone()]
+        &self.head[self.at.key.clone()]
     }
 
     /// The `Sec-WebSocket-Version` the client asked for; always 13.
@@ -787,14 +774,16 @@ impl Request {
     /// its original case (compare it ASCII case-insensitively), the value
     /// without surrounding whitespace and not necessarily UTF-8.
     pub fn headers(&self) -> impl ExactSizeIterator<Item = (&str, &[u8])> + Clone + '_ {
-        self.fields
+        self.at
+            .fields
             .iter()
             .map(|f| (self.text(&f.name), &self.head[f.value.clone()]))
     }
 
     /// The value of the first header called `name` (ASCII case-insensitive).
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.fields
+        self.at
+            .fields
             .iter()
             .find(|f| self.head[f.name.clone()].eq_ignore_ascii_case(name.as_bytes()))
             .map(|f| &self.head[f.value.clone()])
@@ -803,7 +792,8 @@ impl Request {
     /// The values of every header called `name` (ASCII case-insensitive), in
     /// order.
     pub fn header_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + Clone + 'a {
-        self.fields
+        self.at
+            .fields
             .iter()
             .filter(move |f| self.head[f.name.clone()].eq_ignore_ascii_case(name.as_bytes()))
             .map(|f| &self.head[f.value.clone()])
