@@ -51,8 +51,8 @@ const RETAINED_CAPACITY: usize = 64 * 1024;
 const SHARED_MIN: usize = 1024;
 
 /// A request head takes over the input buffer (no copy) if that pins at most this many
-/// bytes besides the head; a buffer the application read into with room to spare
-/// ([`Connection::receive_bytes`]) is copied from instead.
+/// bytes besides the head; an input buffer grown over several reads of a long head may
+/// hold more, and is copied from instead.
 const HEAD_SLACK: usize = 1024;
 
 /// Something the peer sent, or the connection concluded.
@@ -406,10 +406,13 @@ impl Connection {
     }
 
     /// Hands over a buffer read from the transport without copying it when nothing is
-    /// buffered already (the common case when events are polled after every read).
+    /// buffered already (the common case when events are polled after every read). A
+    /// server's first reads, which hold the upgrade request, are copied: the request
+    /// keeps the input buffer as its head, and must not keep the caller's read buffer
+    /// alive through it.
     pub fn receive_bytes(&mut self, data: BytesMut) {
         if self.accepts_input(data.len()) {
-            if self.input.is_empty() {
+            if self.input.is_empty() && !matches!(self.phase, Phase::AwaitRequest(_)) {
                 self.input = data;
             } else {
                 self.input.extend_from_slice(&data);

@@ -294,11 +294,32 @@ fn heap_use_per_message_and_per_connection() {
     // The input buffer, taken over as the head; the header list; the shared request;
     // the response.
     assert_eq!(handshake(&|conn| conn.receive(REQUEST)), 4);
-    // A read buffer with much room to spare is copied from, not kept by the request.
+    // A read handed over whole is copied in, so that the request does not keep it.
     let roomy = handshake(&|conn| {
         let mut read = bytes::BytesMut::with_capacity(64 * 1024);
         read.extend_from_slice(REQUEST);
         conn.receive_bytes(read);
     });
-    assert_eq!(roomy, 4 + 1, "the read buffer itself, and the same four");
+    assert_eq!(roomy, 1 + 4, "the caller's read buffer, and the same four");
+    // A request the application keeps holds its head, not the caller's read buffer,
+    // even when the read came as an exact view of it (`split`, as `tokio`'s
+    // `read_buf` users do).
+    let before = live();
+    let kept = {
+        let mut reads = bytes::BytesMut::with_capacity(64 * 1024);
+        reads.extend_from_slice(REQUEST);
+        let mut conn = Connection::server(Config::default());
+        conn.receive_bytes(reads.split());
+        let Some(Event::HandshakeRequest(request)) = conn.poll_event().unwrap() else {
+            panic!("no request");
+        };
+        request
+    };
+    let held = live() - before;
+    assert!(
+        held < 4096,
+        "a kept request holds {held} bytes for a {}-byte head",
+        REQUEST.len()
+    );
+    drop(kept);
 }
