@@ -63,10 +63,12 @@ pub use utf8::Utf8Bytes;
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
-/// `buf.reserve(additional)` for a buffer that may never have had storage (a server's
-/// first read, a handshake response): allocates exactly that much at once, where
-/// `BytesMut::reserve`'s growth path costs about as much again as the allocation. Not
-/// for a buffer that may share an allocation it could take back instead.
+/// `buf.reserve(additional)`, allocating exactly that much at once when `buf` has no
+/// room at all: for a server's first read and its handshake response, where the buffer
+/// never had storage and `BytesMut::reserve`'s growth path costs about as much again as
+/// the allocation. Correct for any buffer, but a buffer left with no room after its
+/// bytes were split off could have taken its allocation back through `reserve` without
+/// allocating, so the send paths keep `reserve`.
 #[inline]
 pub(crate) fn reserve_fresh(buf: &mut bytes::BytesMut, additional: usize) {
     if buf.capacity() == 0 {

@@ -587,17 +587,14 @@ fn parse_whole(buf: &[u8], limits: &Limits) -> Option<(Checked, usize)> {
         if known.is_none() && !all_in(name, TCHAR) {
             return None;
         }
-        // Optional whitespace around the value can only be spaces here: most
-        // often one before the value and none after it.
+        // Optional whitespace around the value can only be spaces here.
         let mut start = colon + 1;
         while start < cr && buf[start] == b' ' {
             start += 1;
         }
         let mut end = cr;
-        if buf[end - 1] == b' ' {
-            while end > start && buf[end - 1] == b' ' {
-                end -= 1;
-            }
+        while end > start && buf[end - 1] == b' ' {
+            end -= 1;
         }
         fields.push(Field {
             name: i..colon,
