@@ -355,6 +355,7 @@ impl Once {
 
     /// Where the header's value is, if it appeared at most once and `valid`
     /// accepts it; `repeated` or `valid`'s error otherwise.
+    #[inline(always)]
     fn optional(
         self,
         head: &[u8],
@@ -370,6 +371,7 @@ impl Once {
 
     /// [`optional`](Self::optional) for a header that must be there: `missing`
     /// when it is not.
+    #[inline(always)]
     fn required(
         self,
         head: &[u8],
@@ -480,6 +482,7 @@ impl Findings {
     /// The checks run in the order of the RFC whatever the order of the
     /// headers, so that a request with several faults always gets the same
     /// answer.
+    #[inline(always)]
     fn finish(self, head: &[u8]) -> Result<Parts, RequestError> {
         let host = self.host.required(
             head,
@@ -654,6 +657,7 @@ impl Checked {
         Ok(Checked::located(head, line.target.clone(), parts, fields))
     }
 
+    #[inline(always)]
     fn located(head: &[u8], target: Range<usize>, parts: Parts, fields: Vec<Field>) -> Checked {
         // Targets are short: a plain search beats setting up `memchr`.
         let path_len = head[target.clone()]
