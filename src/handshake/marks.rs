@@ -211,13 +211,27 @@ mod avx512 {
     /// The marks of the first 64 bytes of `rest`, or of all of it if shorter.
     #[target_feature(enable = "avx512f,avx512bw")]
     pub(super) fn classify(rest: &[u8]) -> Block {
-        let n = rest.len().min(64);
-        let inside = if n == 64 { u64::MAX } else { (1 << n) - 1 };
-        // SAFETY: the load reads only the bytes whose bits are set in `inside`,
-        // the first `n` bytes of `rest`; a masked load neither reads nor faults
-        // on the bytes masked off, which come out as zeros.
+        // A whole block (all but the last) is loaded without waiting on a
+        // mask made from the length: the branch is predicted, the mask's
+        // dependency would not be.
+        let whole = rest.len() >= 64;
+        let inside = if whole {
+            u64::MAX
+        } else {
+            (1 << rest.len()) - 1
+        };
+        // SAFETY: each load reads only the bytes whose bits are set in its
+        // mask, the first 64 bytes of `rest` or all of it if shorter; a
+        // masked load neither reads nor faults on the bytes masked off, which
+        // come out as zeros.
         #[allow(unsafe_code)]
-        let v = unsafe { _mm512_maskz_loadu_epi8(inside, rest.as_ptr().cast()) };
+        let v = unsafe {
+            if whole {
+                _mm512_maskz_loadu_epi8(u64::MAX, rest.as_ptr().cast())
+            } else {
+                _mm512_maskz_loadu_epi8(inside, rest.as_ptr().cast())
+            }
+        };
         // Unsigned: "below 0x20" is "at most 0x1F"; and 0x7F (DEL) besides.
         let control = _mm512_cmple_epu8_mask(v, _mm512_set1_epi8(0x1F))
             | _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(0x7F));
