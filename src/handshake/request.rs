@@ -29,7 +29,10 @@ use super::{
 ///
 /// It holds one copy of the head as received and the positions of its parts,
 /// so parsing a request allocates the same few buffers however many headers it
-/// has; the accessors borrow from that copy.
+/// has; the accessors borrow from that copy. The header lines of a head in the
+/// plain form browsers send (spaces around values, CRLF) are found again when
+/// [`headers`](Self::headers) or [`header`](Self::header) asks, rather than
+/// listed while the request is read.
 #[derive(Clone)]
 pub struct Request {
     /// The head as received, from the request line to the empty line.
