@@ -640,8 +640,7 @@ enum Fields {
     ///
     /// The lines are found again when asked for (a server reads a few headers
     /// of a request, if any) rather than listed while the request is read:
-    /// the list took an allocation and a sixth of the time of reading
-    /// Chrome's request.
+    /// the list took an allocation and about 22 ns of Chrome's handshake.
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     Plain { from: usize, count: usize },
 }
