@@ -399,17 +399,22 @@ pub(crate) fn own_headers(parsed: &[httparse::Header<'_>]) -> Vec<Header> {
 
 /// `value` without leading and trailing spaces and tabs (RFC 7230 §3.2.3 OWS).
 pub(crate) fn trim_ows(value: &[u8]) -> &[u8] {
+    &value[ows_trimmed(value)]
+}
+
+/// Where [`trim_ows`] of `value` is in it.
+pub(crate) fn ows_trimmed(value: &[u8]) -> Range<usize> {
     let is_ows = |b: &u8| *b == b' ' || *b == b'\t';
     // The usual value has nothing to trim.
     if !value.first().is_some_and(is_ows) && !value.last().is_some_and(is_ows) {
-        return value;
+        return 0..value.len();
     }
     let start = value.iter().position(|b| !is_ows(b)).unwrap_or(value.len());
     let end = value
         .iter()
         .rposition(|b| !is_ows(b))
         .map_or(start, |e| e + 1);
-    &value[start..end]
+    start..end
 }
 
 #[cfg(test)]
