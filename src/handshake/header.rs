@@ -20,7 +20,10 @@ pub(crate) const BASE64: u8 = 8;
 
 /// The classes above for each byte value, so that checking a header value is a
 /// table lookup per byte instead of a chain of comparisons.
-static CLASSES: [u8; 256] = {
+static CLASSES: [u8; 256] = CLASS_TABLE;
+
+/// [`CLASSES`] as a constant, for the tables built from it at compile time.
+pub(crate) const CLASS_TABLE: [u8; 256] = {
     let mut table = [0u8; 256];
     let mut b = 0x21;
     while b < 0x7f {

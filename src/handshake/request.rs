@@ -548,8 +548,8 @@ struct Parts {
 /// `handshake_request` fuzz target compare the two).
 ///
 /// Ends of lines, names and values come from bitmaps of the head ([`Scan`]),
-/// and a header the handshake needs is recognised by its name once, which
-/// also proves the name a token.
+/// which with AVX-512 also prove each name a token; a header the handshake
+/// needs is recognised by its name once, which proves it a token anyway.
 #[cfg(target_arch = "x86_64")]
 fn parse_whole(buf: &[u8], limits: &Limits) -> Option<(Checked, usize)> {
     let buf = &buf[..buf.len().min(limits.max_head_size)];
@@ -569,8 +569,9 @@ fn parse_whole(buf: &[u8], limits: &Limits) -> Option<(Checked, usize)> {
     let head_len = loop {
         // A header line is a name, a colon, and a value up to the line's first
         // control character, which must be a CR followed by LF: a tab inside
-        // a line (rare) is left to the full parser.
-        let colon = scan.find(Stop::ControlOrColon, i)?;
+        // a line (rare) is left to the full parser, and so is a name that
+        // stops at anything but its colon.
+        let colon = scan.find(Stop::NameEnd, i)?;
         if buf[colon] != b':' {
             if colon == i && buf[i] == b'\r' && *buf.get(i + 1)? == b'\n' {
                 break i + 2;
@@ -586,11 +587,12 @@ fn parse_whole(buf: &[u8], limits: &Limits) -> Option<(Checked, usize)> {
             return None;
         }
         let name = &buf[i..colon];
-        // A known name matched ignoring case holds only letters and `-`: the
-        // case fold could take only a control character for `-`, and those are
-        // out. Any other name must be a token.
+        // A name that ends at its colon is a token where the scan checks
+        // names. Elsewhere, a known name matched ignoring case holds only
+        // letters and `-` (the case fold could take only a control character
+        // for `-`, and those are out), and any other name is checked here.
         let known = Known::of(name);
-        if known.is_none() && !all_in(name, TCHAR) {
+        if known.is_none() && !scan.checks_names() && !all_in(name, TCHAR) {
             return None;
         }
         // Optional whitespace around the value can only be spaces here.
