@@ -578,14 +578,6 @@ fn parse_whole(buf: &[u8], limits: &Limits) -> Option<(Checked, usize)> {
             }
             return None;
         }
-        let cr = scan.find(Stop::Control, colon + 1)?;
-        if colon == i
-            || buf[cr] != b'\r'
-            || *buf.get(cr + 1)? != b'\n'
-            || count == limits.max_headers
-        {
-            return None;
-        }
         let name = &buf[i..colon];
         // A name that ends at its colon is a token where the scan checks
         // names. Elsewhere, a known name matched ignoring case holds only
@@ -593,6 +585,21 @@ fn parse_whole(buf: &[u8], limits: &Limits) -> Option<(Checked, usize)> {
         // for `-`, and those are out), and any other name is checked here.
         let known = Known::of(name);
         if known.is_none() && !scan.checks_names() && !all_in(name, TCHAR) {
+            return None;
+        }
+        // An extension list is read as the scan goes, where it can find the
+        // ends of tokens; its line ends where the list does.
+        let listed = known == Some(Known::Extensions) && scan.checks_names();
+        let cr = if listed {
+            extension_list_end(&mut scan, buf, colon + 1)?
+        } else {
+            scan.find(Stop::Control, colon + 1)?
+        };
+        if colon == i
+            || buf[cr] != b'\r'
+            || *buf.get(cr + 1)? != b'\n'
+            || count == limits.max_headers
+        {
             return None;
         }
         // Optional whitespace around the value can only be spaces here.
@@ -605,7 +612,9 @@ fn parse_whole(buf: &[u8], limits: &Limits) -> Option<(Checked, usize)> {
             end -= 1;
         }
         count += 1;
-        if let Some(known) = known {
+        if let Some(known) = known
+            && !listed
+        {
             found.see(known, buf, start..end);
         }
         i = cr + 2;
@@ -614,6 +623,54 @@ fn parse_whole(buf: &[u8], limits: &Limits) -> Option<(Checked, usize)> {
     let parts = found.finish(head).ok()?;
     let fields = Fields::Plain { from, count };
     Some((Checked::located(head, target, parts, fields), head_len))
+}
+
+/// Where the line of a `Sec-WebSocket-Extensions` value starting at `from`
+/// ends (its first control character, for the caller to check), if the value
+/// is an extension list (grammar at [`parse_extension_list`]) without a
+/// quoted-string. `None` for anything else, which the full parser decides.
+///
+/// The scan must [`check names`](Scan::checks_names): [`Stop::NameEnd`] then
+/// stops at the first byte after a token, so a token costs one question, and
+/// only the few bytes between tokens are read one by one.
+#[cfg(target_arch = "x86_64")]
+fn extension_list_end(scan: &mut Scan, buf: &[u8], from: usize) -> Option<usize> {
+    let spaces = |mut p: usize| {
+        while buf.get(p) == Some(&b' ') {
+            p += 1;
+        }
+        p
+    };
+    let mut token = |p: usize| {
+        let end = scan.find(Stop::NameEnd, p)?;
+        (end > p).then_some(end)
+    };
+    let is_control = |b: u8| b < 0x20 || b == 0x7F;
+    let mut p = from;
+    'list: loop {
+        // Empty list elements are allowed and ignored (RFC 7230 §7).
+        p = spaces(p);
+        while *buf.get(p)? == b',' {
+            p = spaces(p + 1);
+        }
+        if is_control(buf[p]) {
+            return Some(p);
+        }
+        p = token(p)?;
+        loop {
+            p = spaces(p);
+            match *buf.get(p)? {
+                b',' => continue 'list,
+                b';' => {}
+                b if is_control(b) => return Some(p),
+                _ => return None,
+            }
+            p = spaces(token(spaces(p + 1))?);
+            if buf.get(p) == Some(&b'=') {
+                p = token(spaces(p + 1))?;
+            }
+        }
+    }
 }
 
 /// A request head that passed the checks of RFC 6455 §4.2.1: where each part
@@ -1540,6 +1597,50 @@ pub(crate) mod tests {
         }
     }
 
+    /// An extension list read as the one pass scans (with AVX-512) is valid
+    /// exactly when the full parser says so; a quoted-string or an invalid
+    /// list is left to the full parser.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn one_pass_reads_extension_lists_as_the_full_parser_does() {
+        let limits = Limits::default();
+        let chrome = core::str::from_utf8(CHROME_REQUEST).unwrap();
+        let offered = "permessage-deflate; client_max_window_bits";
+        let scans_lists = Scan::new(b"").checks_names();
+        for (list, valid) in [
+            ("", true),
+            ("  ", true),
+            (",", true),
+            (" , ,a , ", true),
+            ("a", true),
+            ("a;b", true),
+            ("a ; b = c , d;e=f;g", true),
+            ("a;b=1,c;d", true),
+            ("a b", false),
+            ("a;", false),
+            ("a;b=", false),
+            ("a;=1", false),
+            (";a", false),
+            ("a,;b", false),
+            ("a;b=c=d", false),
+            ("a;b=c d", false),
+            ("a:b", false),
+            ("a;b=\"1\"", true),
+            ("a;b=\"1 2\"", false),
+        ] {
+            let request = chrome.replace(offered, list);
+            let full = full_path(request.as_bytes(), &limits);
+            assert_eq!(full.is_some(), valid, "{list:?}");
+            let whole = one_pass(request.as_bytes(), &limits);
+            if whole.is_some() {
+                assert_eq!(whole, full, "{list:?}");
+            }
+            if scans_lists {
+                assert_eq!(whole.is_some(), valid && !list.contains('"'), "{list:?}");
+            }
+        }
+    }
+
     #[test]
     #[cfg(target_arch = "x86_64")]
     fn one_pass_leaves_rare_forms_and_errors_to_the_full_parser() {
@@ -1594,6 +1695,23 @@ pub(crate) mod tests {
     proptest::proptest! {
         /// Whatever the one pass accepts, the full parser and checks accept the
         /// same way, on a browser's request mutated where the grammar is subtle.
+        /// Any extension list the one pass reads, the full parser reads the
+        /// same way: lists of tokens, separators, spaces and quotes.
+        #[test]
+        fn one_pass_reads_any_extension_list_as_the_full_parser_does(
+            list in proptest::collection::vec(
+                proptest::sample::select(b"ab-;;,,== \t\"\\\x80".to_vec()), 0..24),
+        ) {
+            let offered = b"permessage-deflate; client_max_window_bits";
+            let at = CHROME_REQUEST.windows(offered.len()).position(|w| w == offered).unwrap();
+            let mut buf = CHROME_REQUEST.to_vec();
+            buf.splice(at..at + offered.len(), list);
+            let limits = Limits::default();
+            if let Some(whole) = one_pass(&buf, &limits) {
+                proptest::prop_assert_eq!(Some(whole), full_path(&buf, &limits));
+            }
+        }
+
         #[test]
         fn one_pass_agrees_with_the_full_parser(
             edits in head_edits(b"\r\n \t:;,=\"\0\x7f\x80\xffaA-/?#Hh1.", 600),
