@@ -563,6 +563,7 @@ fn parse_whole(buf: &[u8], limits: &Limits) -> Option<(Checked, usize)> {
         return None;
     }
     let mut scan = Scan::new(buf);
+    let checks_names = scan.checks_names();
     let mut found = Findings::new();
     let from = i;
     let mut count = 0;
@@ -584,12 +585,12 @@ fn parse_whole(buf: &[u8], limits: &Limits) -> Option<(Checked, usize)> {
         // letters and `-` (the case fold could take only a control character
         // for `-`, and those are out), and any other name is checked here.
         let known = Known::of(name);
-        if known.is_none() && !scan.checks_names() && !all_in(name, TCHAR) {
+        if known.is_none() && !checks_names && !all_in(name, TCHAR) {
             return None;
         }
         // An extension list is read as the scan goes, where it can find the
         // ends of tokens; its line ends where the list does.
-        let listed = known == Some(Known::Extensions) && scan.checks_names();
+        let listed = known == Some(Known::Extensions) && checks_names;
         let cr = if listed {
             extension_list_end(&mut scan, buf, colon + 1)?
         } else {
@@ -626,9 +627,10 @@ fn parse_whole(buf: &[u8], limits: &Limits) -> Option<(Checked, usize)> {
 }
 
 /// Where the line of a `Sec-WebSocket-Extensions` value starting at `from`
-/// ends (its first control character, for the caller to check), if the value
-/// is an extension list (grammar at [`parse_extension_list`]) without a
-/// quoted-string. `None` for anything else, which the full parser decides.
+/// ends (its CR, for the caller to check the LF), if the value is an
+/// extension list (grammar at [`parse_extension_list`]) without a
+/// quoted-string or a tab. `None` for anything else, which the full parser
+/// decides.
 ///
 /// The scan must [`check names`](Scan::checks_names): [`Stop::NameEnd`] then
 /// stops at the first byte after a token, so a token costs one question, and
@@ -645,7 +647,6 @@ fn extension_list_end(scan: &mut Scan, buf: &[u8], from: usize) -> Option<usize>
         let end = scan.find(Stop::NameEnd, p)?;
         (end > p).then_some(end)
     };
-    let is_control = |b: u8| b < 0x20 || b == 0x7F;
     let mut p = from;
     'list: loop {
         // Empty list elements are allowed and ignored (RFC 7230 §7).
@@ -653,7 +654,7 @@ fn extension_list_end(scan: &mut Scan, buf: &[u8], from: usize) -> Option<usize>
         while *buf.get(p)? == b',' {
             p = spaces(p + 1);
         }
-        if is_control(buf[p]) {
+        if buf[p] == b'\r' {
             return Some(p);
         }
         p = token(p)?;
@@ -662,7 +663,7 @@ fn extension_list_end(scan: &mut Scan, buf: &[u8], from: usize) -> Option<usize>
             match *buf.get(p)? {
                 b',' => continue 'list,
                 b';' => {}
-                b if is_control(b) => return Some(p),
+                b'\r' => return Some(p),
                 _ => return None,
             }
             p = spaces(token(spaces(p + 1))?);
