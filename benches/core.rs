@@ -17,9 +17,8 @@ use criterion::{
     BatchSize, BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group,
     criterion_main,
 };
-use sockless::frame::{FrameHeader, OpCode, apply_mask};
-use sockless::message::{Decoded, Decoder};
-use sockless::utf8::Utf8Bytes;
+use sockless::Utf8Bytes;
+use sockless::codec::{FrameHeader, OpCode, apply_mask};
 use sockless::{Config, Connection, Event, Message, Role};
 
 const KIB: usize = 1 << 10;
@@ -194,25 +193,6 @@ fn decode_small(c: &mut Criterion) {
             })
         });
 
-        // The decoder alone, with the same one copy into its input buffer.
-        let mut decoder = Decoder::new(Role::Server, &Config::default());
-        let mut buf = BytesMut::new();
-        g.bench_function(BenchmarkId::new("decoder", &label), |b| {
-            b.iter(|| {
-                buf.extend_from_slice(black_box(&input));
-                let mut got = (0, 0);
-                while let Some(item) = decoder.decode(&mut buf).expect("valid frames") {
-                    let Decoded::Message(message) = item else {
-                        panic!("unexpected {item:?}")
-                    };
-                    got.0 += 1;
-                    got.1 += message.as_bytes().len();
-                }
-                assert_eq!(got, expected);
-                got
-            })
-        });
-
         bench_memcpy(&mut g, BenchmarkId::new("memcpy", &label), &input);
     }
     g.finish();
@@ -349,7 +329,7 @@ fn text(c: &mut Criterion) {
         // blocks the decoder feeds it.
         g.bench_function(BenchmarkId::new("validator", kind), |b| {
             b.iter(|| {
-                let mut v = sockless::utf8::Utf8Validator::new();
+                let mut v = sockless::codec::Utf8Validator::new();
                 for block in black_box(bytes).chunks(16 * KIB) {
                     v.feed(block).unwrap();
                 }

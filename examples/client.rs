@@ -89,7 +89,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
-    let (mut rx, mut tx) = ws.split();
+    let (mut rx, mut tx) = ws.split().map_err(|e| e.to_string())?;
     let (wake, woken) = mpsc::channel();
     let mut reader_tcp = tcp.try_clone()?;
     let reader_wake = wake.clone();
@@ -172,7 +172,7 @@ fn read_loop(
                 _ => {}
             }
         }
-        if rx.replies_pending() {
+        if rx.pending_outbound() > 0 {
             let _ = wake.send(Wake::Replies);
         }
         if rx.should_close_transport() {

@@ -1,23 +1,21 @@
-//! The echo server on tokio, with a split connection: a reader task and a writer task per
-//! client, and the keepalive timer on `tokio::time`.
+//! The echo server on tokio: one task per client driving one `Connection`, with the
+//! connection's timers on `tokio::time`.
 //!
 //! ```text
 //! cargo run --release --example tokio_echo -- 127.0.0.1:9001
 //! ```
 //!
-//! The reader task owns the receiving half and the socket's read side; it forwards each
-//! message to the writer task over a bounded channel (backpressure: a slow writer slows the
-//! reader) and wakes the writer when the receiving half owes a pong or a close answer. The
-//! writer task owns the sending half, the socket's write side and the timers.
+//! The task writes out everything the connection owes (the 101, echoes, pongs, close
+//! answers, HTTP error responses) before it reads again, so what is owed to a peer that
+//! does not read stays bounded by what one read can cause. It holds no read buffer between
+//! reads: it waits until the socket is readable, then reads into a scratch buffer that
+//! lives only for that call, so an idle connection costs the connection's own bytes.
 
 use sockless::handshake::Accept;
-use sockless::{Config, Connection, Event, Keepalive, Message, ReceiveHalf, SendHalf};
-use std::sync::Arc;
+use sockless::{Config, Connection, Event, Keepalive};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
 const PROTOCOLS: [&str; 2] = ["chat", "superchat"];
@@ -39,8 +37,7 @@ async fn main() -> std::io::Result<()> {
     }
 }
 
-async fn serve(mut stream: TcpStream) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    stream.set_nodelay(true)?;
+fn config() -> Config {
     let mut config = Config::default();
     #[cfg(feature = "deflate")]
     {
@@ -50,121 +47,58 @@ async fn serve(mut stream: TcpStream) -> Result<(), Box<dyn std::error::Error + 
         interval: Duration::from_secs(30),
         timeout: Duration::from_secs(10),
     });
-    let mut ws = Connection::server(config);
-    let mut buf = vec![0u8; 64 * 1024];
-    // The handshake, before splitting.
+    config
+}
+
+async fn serve(mut stream: TcpStream) -> std::io::Result<()> {
+    stream.set_nodelay(true)?;
+    let start = Instant::now();
+    let mut ws = Connection::server(config());
     loop {
-        match ws.poll_event()? {
-            Some(Event::HandshakeRequest(request)) => {
+        if let Err(e) = handle_events(&mut ws) {
+            // What the peer is owed (a close frame, an HTTP error response) is queued.
+            eprintln!("tokio_echo: connection failed: {e}");
+        }
+        stream.write_all(ws.outbound()).await?;
+        ws.advance_outbound(ws.pending_outbound());
+        if ws.should_close_transport() {
+            return stream.shutdown().await;
+        }
+        let deadline = ws.poll_timeout().map(|d| start + d);
+        tokio::select! {
+            ready = stream.readable() => {
+                ready?;
+                let mut scratch = [0u8; 16 * 1024];
+                match stream.try_read(&mut scratch) {
+                    Ok(0) => ws.receive_eof(),
+                    Ok(n) => ws.receive(&scratch[..n]),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => ws.receive_eof(),
+                    Err(e) => return Err(e),
+                }
+            }
+            () = sleep_until(deadline) => {}
+        }
+        ws.handle_timeout(start.elapsed());
+    }
+}
+
+fn handle_events(ws: &mut Connection) -> Result<(), Box<dyn std::error::Error>> {
+    while let Some(event) = ws.poll_event()? {
+        match event {
+            Event::HandshakeRequest(request) => {
                 let mut accept = Accept::new();
                 if let Some(p) = request.protocols().find(|p| PROTOCOLS.contains(p)) {
                     accept = accept.protocol(p);
                 }
                 ws.accept(&accept)?;
-                break;
             }
-            Some(_) => {}
-            None => {
-                stream.write_all(&ws.take_outbound()).await?;
-                if ws.should_close_transport() {
-                    return Ok(());
-                }
-                match stream.read(&mut buf).await? {
-                    0 => ws.receive_eof(),
-                    n => ws.receive(&buf[..n]),
-                }
-            }
+            Event::Message(message) => ws.send(&message)?,
+            // Pongs and close answers are queued by the connection itself.
+            _ => {}
         }
     }
-    let (read, write) = stream.into_split();
-    let (rx, tx) = ws.split();
-    let (messages, inbox) = mpsc::channel(64);
-    let wake = Arc::new(Notify::new());
-    let wake_reader = wake.clone();
-    let reader = tokio::spawn(async move {
-        if let Err(e) = read_task(rx, read, messages, wake_reader).await {
-            eprintln!("tokio_echo: {e}");
-        }
-    });
-    let written = write_task(tx, write, inbox, wake).await;
-    // The writer ends when the transport should close; a reader still blocked on a silent
-    // peer (a keepalive timeout) has nothing left to do.
-    reader.abort();
-    written
-}
-
-async fn read_task(
-    mut rx: ReceiveHalf,
-    mut read: OwnedReadHalf,
-    messages: mpsc::Sender<Message>,
-    wake: Arc<Notify>,
-) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let mut buf = vec![0u8; 64 * 1024];
-    let result = loop {
-        loop {
-            match rx.poll_event() {
-                Ok(Some(Event::Message(message))) => {
-                    if messages.send(message).await.is_err() {
-                        return Ok(());
-                    }
-                }
-                Ok(Some(_)) => {}
-                Ok(None) => break,
-                Err(e) => {
-                    wake.notify_one();
-                    return Err(e.into());
-                }
-            }
-        }
-        if rx.replies_pending() {
-            wake.notify_one();
-        }
-        if rx.should_close_transport() {
-            break Ok(());
-        }
-        match read.read(&mut buf).await {
-            Ok(0) => rx.receive_eof(),
-            Ok(n) => rx.receive(&buf[..n]),
-            Err(e) => break Err(e.into()),
-        }
-    };
-    wake.notify_one();
-    result
-}
-
-async fn write_task(
-    mut tx: SendHalf,
-    mut write: OwnedWriteHalf,
-    mut inbox: mpsc::Receiver<Message>,
-    wake: Arc<Notify>,
-) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let start = Instant::now();
-    loop {
-        let out = tx.take_outbound();
-        if !out.is_empty() {
-            write.write_all(&out).await?;
-        }
-        if tx.should_close_transport() {
-            return Ok(write.shutdown().await?);
-        }
-        let deadline = tx.poll_timeout().map(|d| start + d);
-        tokio::select! {
-            message = inbox.recv() => match message {
-                Some(message) => { let _ = tx.send(&message); }
-                // The reader is gone: write what is owed (a close answer), then stop.
-                None => {
-                    write.write_all(&tx.take_outbound()).await?;
-                    return Ok(write.shutdown().await?);
-                }
-            },
-            () = wake.notified() => {}
-            () = sleep_until(deadline) => {
-                if let Err(e) = tx.handle_timeout(start.elapsed()) {
-                    eprintln!("tokio_echo: {e}");
-                }
-            }
-        }
-    }
+    Ok(())
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

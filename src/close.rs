@@ -117,7 +117,8 @@ impl fmt::Display for ClosePayloadError {
 /// Parses a received close payload. An empty payload gives `None` (no status).
 ///
 /// ```
-/// use sockless::close::{parse_payload, ClosePayloadError};
+/// use sockless::codec::parse_close_payload as parse_payload;
+/// use sockless::ClosePayloadError;
 /// use sockless::CloseCode;
 /// use bytes::Bytes;
 /// let frame = parse_payload(Bytes::from_static(b"\x03\xe8bye"))?.unwrap();

@@ -62,9 +62,11 @@ pub struct Config {
     /// The most frames one message may span (default 131 072), so that a peer cannot keep
     /// a message open forever with empty fragments. Over it: 1009.
     pub max_fragments: usize,
-    /// The most received bytes held before they are decoded (default 17 MiB). Decoding
-    /// needs at most one frame plus one read; a driver that hands over more than that
-    /// without polling events in between fails the connection with 1009 rather than
+    /// How many received bytes may be held beyond one whole frame before they are decoded
+    /// (default 1 MiB): the input buffer holds at most `max_frame_size` plus a frame header
+    /// plus this. Decoding needs at most one frame plus one read, so a driver that polls
+    /// events after every read never reaches it, whatever `max_frame_size` allows; one that
+    /// hands over more without polling fails the connection with 1009 rather than
     /// buffering without bound.
     pub max_buffered_input: usize,
     /// Answer each ping with a pong carrying the same payload (default on).
@@ -90,7 +92,7 @@ impl Default for Config {
             max_frame_size: 16 << 20,
             max_message_size: 64 << 20,
             max_fragments: 1 << 17,
-            max_buffered_input: 17 << 20,
+            max_buffered_input: 1 << 20,
             auto_pong: true,
             receive_mode: ReceiveMode::Messages,
             keepalive: None,
@@ -99,5 +101,15 @@ impl Default for Config {
             #[cfg(feature = "deflate")]
             deflate: None,
         }
+    }
+}
+
+impl Config {
+    /// The most input bytes a connection buffers: one whole frame with its header, plus
+    /// [`max_buffered_input`](Self::max_buffered_input).
+    pub(crate) fn input_limit(&self) -> usize {
+        self.max_frame_size
+            .saturating_add(crate::frame::MAX_HEADER_LEN)
+            .saturating_add(self.max_buffered_input)
     }
 }

@@ -32,23 +32,14 @@ use alloc::sync::Arc;
 use bytes::{Buf, Bytes, BytesMut};
 use core::time::Duration;
 
-mod outbound;
 #[cfg(feature = "std")]
 mod split;
 #[cfg(feature = "std")]
-pub use split::{ReceiveHalf, SendHalf};
-
-/// Client payloads are copied and masked in blocks of this many bytes (a multiple of 4).
-const MASK_BLOCK: usize = 16 * 1024;
+pub use split::{ReceiveHalf, SendHalf, SplitError};
 
 /// Buffers larger than this are released once empty, so that one large message does not
 /// pin its memory to a quiet connection; smaller ones are kept for the next message.
 const RETAINED_CAPACITY: usize = 64 * 1024;
-
-/// [`Connection::send_shared`] hands a payload to the transport by reference from this size
-/// on; below it, a copy costs less than another piece for the write (fastwebsockets draws
-/// its vectored-write line at the same size).
-const SHARED_MIN: usize = 1024;
 
 /// A request head takes over the input buffer (no copy) if that pins at most this many
 /// bytes besides the head; an input buffer grown over several reads of a long head may
@@ -194,16 +185,13 @@ pub struct Connection {
     phase: Phase,
     input: BytesMut,
     eof: bool,
-    /// More input arrived than `max_buffered_input` allows; fail once the rest is decoded.
+    /// More input arrived than [`Config::input_limit`] allows; fail once the rest is decoded.
     input_overflow: bool,
     /// A message larger than [`RETAINED_CAPACITY`] went through the input buffer, which may
     /// still pin its allocation even when it reports little capacity: drop it once empty.
     input_oversized: bool,
     decoder: Decoder,
     out: BytesMut,
-    /// Payloads sent by reference ([`send_shared`](Self::send_shared)), to go out between
-    /// the bytes of `out`; boxed, as most connections never use it.
-    spliced: Option<Box<outbound::Spliced>>,
     rng: Option<BoxedRng>,
     /// The fragmented message this endpoint is sending, if any.
     sending_fragmented: Option<Sending>,
@@ -214,18 +202,6 @@ pub struct Connection {
     timers: Timers,
     /// An error found outside `poll_event` (a timeout), reported by the next call.
     pending_error: Option<Box<Error>>,
-    /// When split, the receiving half hands the replies it owes (pong, close) to the
-    /// sending half instead of encoding them itself.
-    replies: Option<alloc::vec::Vec<Reply>>,
-}
-
-/// A control frame the receiving side owes the peer.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Reply {
-    /// Answer a ping.
-    Pong(Bytes),
-    /// Answer a close (echoing its code, or empty), or fail the connection with a code.
-    Close(Option<CloseCode>),
 }
 
 impl core::fmt::Debug for Connection {
@@ -251,7 +227,6 @@ impl Connection {
             input_overflow: false,
             input_oversized: false,
             out: BytesMut::new(),
-            spliced: None,
             rng,
             sending_fragmented: None,
             #[cfg(feature = "deflate")]
@@ -259,7 +234,6 @@ impl Connection {
             protocol: None,
             timers: Timers::default(),
             pending_error: None,
-            replies: None,
         }
     }
 
@@ -378,30 +352,12 @@ impl Connection {
 
     // ---- input ----
 
-    /// Hands over bytes read from the transport, in any chunking. Call
-    /// [`poll_event`](Self::poll_event) until it returns `Ok(None)` before the next read.
+    /// Hands over bytes read from the transport, in any chunking. They are only buffered:
+    /// call [`poll_event`](Self::poll_event) until it returns `Ok(None)` before the next
+    /// read, so that the input held stays within one frame plus one read.
     pub fn receive(&mut self, data: &[u8]) {
         if self.accepts_input(data.len()) {
-            let data = if matches!(self.phase, Phase::Open) && self.pending_error.is_none() {
-                &data[self.decoder.receive_fragments(&mut self.input, data)..]
-            } else {
-                data
-            };
-            if data.is_empty() {
-                return;
-            }
-            if self.input.capacity() - self.input.len() < data.len() {
-                // Grow once to the size of a frame that must be held whole (bounded by
-                // `max_frame_size`), not by doubling with a copy of it each time.
-                let missing = self.decoder.frame_bytes_missing(self.input.len());
-                if matches!(self.phase, Phase::AwaitRequest(_)) {
-                    crate::reserve_fresh(&mut self.input, data.len().max(missing));
-                } else {
-                    self.input.reserve(data.len().max(missing));
-                }
-            }
-            let unmasked = self.decoder.receive_unmasked(&mut self.input, data);
-            self.input.extend_from_slice(&data[unmasked..]);
+            self.input.extend_from_slice(data);
         }
     }
 
@@ -428,7 +384,7 @@ impl Connection {
         if self.is_closed() || self.input_overflow {
             return false;
         }
-        if self.input.len().saturating_add(len) > self.config.max_buffered_input {
+        if self.input.len().saturating_add(len) > self.config.input_limit() {
             self.input_overflow = true;
             return false;
         }
@@ -610,16 +566,13 @@ impl Connection {
         let len = span.len;
         let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
         payload[..len].copy_from_slice(span.of(&self.input));
-        match &mut self.replies {
-            Some(replies) => replies.push(Reply::Pong(Bytes::copy_from_slice(&payload[..len]))),
-            None => self.write_frame(OpCode::Pong, true, &payload[..len]),
-        }
+        self.write_frame(OpCode::Pong, true, &payload[..len]);
     }
 
     /// The decoder needs more bytes than there are.
     fn out_of_input(&mut self) -> Result<Option<Event>, Error> {
         if self.input_overflow {
-            let max = self.config.max_buffered_input;
+            let max = self.config.input_limit();
             return Err(self.fail(ProtocolError::InputBufferFull { max }));
         }
         if self.eof {
@@ -653,7 +606,10 @@ impl Connection {
         };
         if matches!(self.phase, Phase::Open) {
             // Echo the code (RFC 6455 §5.5.1); an empty close is answered with an empty one.
-            self.reply(Reply::Close(frame.as_ref().map(|f| f.code)));
+            match &frame {
+                Some(frame) => self.write_close(frame.code, ""),
+                None => self.write_frame(OpCode::Close, true, b""),
+            }
         }
         self.phase = Phase::Closed(Closure::Clean);
         self.input = BytesMut::new();
@@ -677,10 +633,7 @@ impl Connection {
 
     fn abort(&mut self, code: CloseCode, reason: &str) {
         if matches!(self.phase, Phase::Open) {
-            match &mut self.replies {
-                Some(replies) => replies.push(Reply::Close(Some(code))),
-                None => self.write_close(code, reason),
-            }
+            self.write_close(code, reason);
         }
         self.phase = Phase::Closed(Closure::Abrupt);
         self.input = BytesMut::new();
@@ -699,7 +652,7 @@ impl Connection {
                 self.phase = Phase::AwaitDecision(request.clone());
                 Ok(Some(Event::HandshakeRequest(request)))
             }
-            // A read larger than `max_buffered_input` was refused: the head cannot fit.
+            // A read larger than the input limit was refused: the head cannot fit.
             Ok(None) if self.input_overflow => {
                 let e = handshake::RequestError::HeadTooLarge;
                 e.write_response(&mut self.out);
@@ -895,50 +848,6 @@ impl Connection {
         self.send_message(MessageKind::Binary, data)
     }
 
-    /// Queues a message whose payload goes out by reference, without a copy into the
-    /// outbound buffer, when that pays: a server's uncompressed message of at least
-    /// 1 KiB, such as a received message echoed back. Otherwise it is [`send`](Self::send).
-    ///
-    /// [`outbound`](Self::outbound) then gives the pending bytes in more than one piece:
-    /// write what it returns and [`advance_outbound`](Self::advance_outbound) by what was
-    /// written until [`pending_outbound`](Self::pending_outbound) is 0, or write them all
-    /// at once with [`outbound_vectored`](Self::outbound_vectored).
-    ///
-    /// ```
-    /// use bytes::Bytes;
-    /// use sockless::{Config, Connection, Message, Role};
-    /// let mut server = Connection::open(Role::Server, Config::default());
-    /// let payload = Bytes::from(vec![7u8; 4096]);
-    /// server.send_shared(Message::Binary(payload.clone()))?;
-    /// // The 4-byte header, then the payload itself (the same memory, not a copy).
-    /// assert_eq!(server.outbound(), &[0x82, 126, 0x10, 0x00]);
-    /// server.advance_outbound(4);
-    /// assert_eq!(server.outbound().as_ptr(), payload.as_ptr());
-    /// server.advance_outbound(4096);
-    /// assert_eq!(server.pending_outbound(), 0);
-    /// # Ok::<(), sockless::SendError>(())
-    /// ```
-    pub fn send_shared(&mut self, message: Message) -> Result<(), SendError> {
-        let kind = message.kind();
-        let payload = match message {
-            Message::Binary(bytes) => bytes,
-            Message::Text(text) => text.into_bytes(),
-        };
-        // A client masks, which copies anyway; a small payload is cheaper to copy than to
-        // hand the transport as a piece of its own.
-        if self.role == Role::Client || payload.len() < SHARED_MIN || self.compresses(payload.len())
-        {
-            return self.send_message(kind, &payload);
-        }
-        self.check_can_send_message()?;
-        let (head, head_len) = FrameHeader::new(kind.opcode(), payload.len() as u64).encode();
-        self.out.extend_from_slice(&head[..head_len]);
-        self.spliced
-            .get_or_insert_with(|| Box::new(outbound::Spliced::new()))
-            .push(&self.out, payload);
-        Ok(())
-    }
-
     /// Queues a message of either kind.
     #[inline]
     pub fn send(&mut self, message: &Message) -> Result<(), SendError> {
@@ -1054,22 +963,6 @@ impl Connection {
         Ok(())
     }
 
-    /// Sends a reply now, or hands it to the sending half.
-    fn reply(&mut self, reply: Reply) {
-        match &mut self.replies {
-            Some(replies) => replies.push(reply),
-            None => self.write_reply(reply),
-        }
-    }
-
-    pub(crate) fn write_reply(&mut self, reply: Reply) {
-        match reply {
-            Reply::Pong(payload) => self.write_frame(OpCode::Pong, true, &payload),
-            Reply::Close(Some(code)) => self.write_close(code, ""),
-            Reply::Close(None) => self.write_frame(OpCode::Close, true, b""),
-        }
-    }
-
     fn write_close(&mut self, code: CloseCode, reason: &str) {
         let mut body = [0u8; MAX_CONTROL_PAYLOAD];
         body[..2].copy_from_slice(&code.0.to_be_bytes());
@@ -1138,91 +1031,48 @@ impl Connection {
         let (head, head_len) = header.encode();
         self.out.reserve(head_len + payload.len());
         self.out.extend_from_slice(&head[..head_len]);
-        match header.mask {
-            None => self.out.extend_from_slice(payload),
-            // A payload of moderate size is masked where it lands, still in the L1 cache.
-            Some(key) if payload.len() <= MASK_BLOCK => {
-                let start = self.out.len();
-                self.out.extend_from_slice(payload);
-                apply_mask(&mut self.out[start..], key, 0);
-            }
-            Some(key) => {
-                // A large one is masked while it is copied, block by block: one pass over
-                // memory rather than a copy and a second pass.
-                for (i, block) in payload.chunks(MASK_BLOCK).enumerate() {
-                    let start = self.out.len();
-                    self.out.resize(start + block.len(), 0);
-                    crate::frame::mask_into(&mut self.out[start..], block, key, i * MASK_BLOCK);
-                }
-            }
+        let start = self.out.len();
+        self.out.extend_from_slice(payload);
+        if let Some(key) = header.mask {
+            apply_mask(&mut self.out[start..], key, 0);
         }
     }
 
     // ---- output ----
 
-    /// The bytes waiting to be written to the transport: all of them, unless a payload
-    /// was sent by reference ([`send_shared`](Self::send_shared)); then the first piece.
+    /// Every byte waiting to be written to the transport, in order: the `101` or an HTTP
+    /// error response, frames, replies the connection owes (pongs, close answers).
+    ///
+    /// Write them out, then [`advance_outbound`](Self::advance_outbound) by what the
+    /// transport took; call it after every [`poll_event`](Self::poll_event) loop and every
+    /// send, and before closing the transport.
     #[inline]
     pub fn outbound(&self) -> &[u8] {
-        match self.spliced_queue() {
-            Some(spliced) => spliced.chunks(&self.out).next().unwrap_or_default(),
-            None => &self.out,
-        }
+        &self.out
     }
 
-    /// Every piece of the pending bytes, in order: one piece unless payloads were sent by
-    /// reference ([`send_shared`](Self::send_shared)).
-    pub fn outbound_chunks(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        static NOTHING_SPLICED: outbound::Spliced = outbound::Spliced::new();
-        let spliced = self.spliced.as_deref().unwrap_or(&NOTHING_SPLICED);
-        spliced.chunks(&self.out)
-    }
-
-    /// Fills `slices` with the pending pieces ([`outbound_chunks`](Self::outbound_chunks))
-    /// for a vectored write, and returns how many it filled; advance by what was written.
-    #[cfg(feature = "std")]
-    pub fn outbound_vectored<'a>(&'a self, slices: &mut [std::io::IoSlice<'a>]) -> usize {
-        let mut filled = 0;
-        for (slot, chunk) in slices.iter_mut().zip(self.outbound_chunks()) {
-            *slot = std::io::IoSlice::new(chunk);
-            filled += 1;
-        }
-        filled
-    }
-
-    /// How many bytes wait to be written: for backpressure, stop sending above a threshold.
+    /// How many bytes wait to be written: `outbound().len()`.
     #[inline]
     pub fn pending_outbound(&self) -> usize {
-        self.out.len() + self.spliced.as_ref().map_or(0, |s| s.len())
+        self.out.len()
     }
 
-    /// Drops the first `n` outbound bytes, once the transport has taken them.
+    /// Drops the first `n` bytes of [`outbound`](Self::outbound), once the transport
+    /// has taken them (a partial write advances by what it wrote).
     ///
     /// # Panics
     /// If `n` exceeds [`pending_outbound`](Self::pending_outbound).
     pub fn advance_outbound(&mut self, n: usize) {
-        match &mut self.spliced {
-            Some(spliced) if !spliced.is_empty() => spliced.advance(&mut self.out, n),
-            _ => self.out.advance(n),
-        }
+        self.out.advance(n);
         if self.out.is_empty() && self.out.capacity() > RETAINED_CAPACITY {
             self.out = BytesMut::new();
         }
     }
 
-    /// Takes all outbound bytes at once (joined into one buffer if payloads were sent by
-    /// reference).
+    /// Takes every byte waiting to be written at once, as a buffer of its own (for a
+    /// driver that hands buffers to its transport, or a test).
     pub fn take_outbound(&mut self) -> BytesMut {
-        match &mut self.spliced {
-            Some(spliced) if !spliced.is_empty() => spliced.take_all(&mut self.out),
-            _ => self.out.split(),
-        }
-    }
-
-    /// The payloads sent by reference, if any wait.
-    #[inline]
-    fn spliced_queue(&self) -> Option<&outbound::Spliced> {
-        self.spliced.as_deref().filter(|s| !s.is_empty())
+        self.out.split()
     }
 
     /// Frees every buffer that holds nothing, so that an idle connection costs only its
@@ -1235,9 +1085,6 @@ impl Connection {
         }
         if self.out.is_empty() {
             self.out = BytesMut::new();
-        }
-        if self.spliced.as_ref().is_some_and(|s| s.is_empty()) {
-            self.spliced = None;
         }
         self.decoder.shrink(0);
     }
@@ -1337,120 +1184,6 @@ mod tests {
         Connection::open(Role::Client, Config::default())
     }
 
-    /// What a server queues for: a small text, a 2000-byte binary, a ping, 1500 bytes of
-    /// text; the two long ones by reference when `shared`.
-    fn mixed_sends(server: &mut Connection, shared: bool) -> [Bytes; 2] {
-        let binary = Bytes::from((0..2000).map(|i| i as u8).collect::<Vec<u8>>());
-        let text = Utf8Bytes::from(alloc::string::String::from("é").repeat(750));
-        let send = |s: &mut Connection, m: Message| {
-            if shared { s.send_shared(m) } else { s.send(&m) }
-        };
-        server.send_text("a").unwrap();
-        send(server, Message::Binary(binary.clone())).unwrap();
-        server.send_ping(b"p").unwrap();
-        send(server, Message::Text(text.clone())).unwrap();
-        [binary, text.into_bytes()]
-    }
-
-    #[test]
-    fn shared_sends_go_out_by_reference_and_as_the_same_bytes_as_copies() {
-        let mut copied = server();
-        mixed_sends(&mut copied, false);
-        let wire = copied.take_outbound();
-        let mut s = server();
-        let [binary, text] = mixed_sends(&mut s, true);
-        assert_eq!(s.pending_outbound(), wire.len());
-        let chunks: Vec<&[u8]> = s.outbound_chunks().collect();
-        assert_eq!(
-            chunks.len(),
-            4,
-            "header bytes, binary, ping and header, text"
-        );
-        assert_eq!(chunks[1].as_ptr(), binary.as_ptr());
-        assert_eq!(chunks[3].as_ptr(), text.as_ptr());
-        assert_eq!(chunks.concat(), wire[..]);
-        #[cfg(feature = "std")]
-        {
-            let mut slices = [std::io::IoSlice::new(&[]); 8];
-            let n = s.outbound_vectored(&mut slices);
-            assert_eq!(n, 4);
-            assert_eq!(
-                slices[..n].iter().map(|s| s.len()).sum::<usize>(),
-                wire.len()
-            );
-        }
-        assert_eq!(s.take_outbound(), wire);
-        assert_eq!(s.pending_outbound(), 0);
-        assert!(s.outbound().is_empty());
-    }
-
-    #[test]
-    fn shared_sends_drained_in_pieces_of_any_size_give_the_same_bytes() {
-        let mut copied = server();
-        mixed_sends(&mut copied, false);
-        let wire = copied.take_outbound();
-        for step in [1, 3, 1000, 2001, usize::MAX] {
-            let mut s = server();
-            mixed_sends(&mut s, true);
-            let mut got = Vec::new();
-            while s.pending_outbound() > 0 {
-                let piece = s.outbound();
-                let n = piece.len().min(step);
-                got.extend_from_slice(&piece[..n]);
-                s.advance_outbound(n);
-            }
-            assert_eq!(got, wire[..], "pieces of {step}");
-            // The queue is reused for the next messages.
-            mixed_sends(&mut s, true);
-            assert_eq!(s.take_outbound(), wire);
-        }
-    }
-
-    #[test]
-    fn shared_send_copies_when_a_reference_would_not_pay() {
-        // A client masks; a short payload is cheaper to copy.
-        let mut c = client();
-        c.send_shared(Message::Binary(Bytes::from(alloc::vec![1u8; 4096])))
-            .unwrap();
-        assert_eq!(c.outbound_chunks().count(), 1);
-        assert_eq!(c.outbound().len(), 4 + 4 + 4096);
-        let mut s = server();
-        s.send_shared(Message::Binary(Bytes::from(
-            alloc::vec![1u8; SHARED_MIN - 1],
-        )))
-        .unwrap();
-        assert_eq!(s.outbound_chunks().count(), 1);
-        // The rules of `send` hold: nothing after our close.
-        s.close(CloseCode::NORMAL, "").unwrap();
-        assert_eq!(
-            s.send_shared(Message::Binary(Bytes::from(alloc::vec![1u8; 4096]))),
-            Err(SendError::Closing)
-        );
-    }
-
-    #[test]
-    fn shared_sends_are_received_whole() {
-        let mut s = server();
-        let [binary, text] = mixed_sends(&mut s, true);
-        let mut c = client();
-        for chunk in s.outbound_chunks() {
-            c.receive(chunk);
-        }
-        let mut events = Vec::new();
-        while let Some(event) = c.poll_event().unwrap() {
-            events.push(event);
-        }
-        assert_eq!(
-            events,
-            [
-                Event::Message(Message::Text("a".into())),
-                Event::Message(Message::Binary(binary)),
-                Event::Ping(Bytes::from_static(b"p")),
-                Event::Message(Message::Text(Utf8Bytes::try_from(text).unwrap())),
-            ]
-        );
-    }
-
     /// Frames as a client sends them (masked).
     fn client_frame(opcode: OpCode, fin: bool, payload: &[u8]) -> Vec<u8> {
         let header = FrameHeader {
@@ -1497,6 +1230,111 @@ mod tests {
         let mut p = code.to_be_bytes().to_vec();
         p.extend_from_slice(reason.as_bytes());
         p
+    }
+
+    /// Every kind of send a server can make, queued one after the other.
+    fn mixed_sends(server: &mut Connection) -> (Bytes, Utf8Bytes) {
+        let binary = Bytes::from((0..2000).map(|i| i as u8).collect::<Vec<u8>>());
+        let text = Utf8Bytes::from(alloc::string::String::from("é").repeat(750));
+        server.send_text("a").unwrap();
+        server.send(&Message::Binary(binary.clone())).unwrap();
+        server.send_ping(b"p").unwrap();
+        server
+            .send_uncompressed(&Message::Text(text.clone()))
+            .unwrap();
+        server
+            .send_fragment(MessageKind::Binary, b"fr", false)
+            .unwrap();
+        server.send_pong(b"q").unwrap();
+        server
+            .send_fragment(MessageKind::Binary, b"ag", true)
+            .unwrap();
+        server.send_binary(&alloc::vec![9u8; 70_000]).unwrap();
+        server.close(CloseCode::NORMAL, "done").unwrap();
+        (binary, text)
+    }
+
+    #[test]
+    fn the_documented_driving_loop_writes_every_byte_whatever_was_sent() {
+        let mut s = server();
+        let (binary, text) = mixed_sends(&mut s);
+        // The crate documentation's loop: write `outbound()` whole, then advance by
+        // `pending_outbound()`.
+        let mut wire = Vec::new();
+        wire.extend_from_slice(s.outbound());
+        s.advance_outbound(s.pending_outbound());
+        assert_eq!(s.pending_outbound(), 0);
+        let mut c = client();
+        c.receive(&wire);
+        let (events, error) = events(&mut c);
+        assert_eq!(error, None);
+        assert_eq!(
+            events,
+            [
+                Event::Message(Message::Text("a".into())),
+                Event::Message(Message::Binary(binary)),
+                Event::Ping(Bytes::from_static(b"p")),
+                Event::Message(Message::Text(text)),
+                Event::Pong(Bytes::from_static(b"q")),
+                Event::Message(Message::Binary(Bytes::from_static(b"frag"))),
+                Event::Message(Message::Binary(Bytes::from(alloc::vec![9u8; 70_000]))),
+                Event::Close(CloseFrame {
+                    code: CloseCode::NORMAL,
+                    reason: "done".into()
+                }),
+            ]
+        );
+    }
+
+    #[test]
+    fn partial_writes_drained_in_pieces_of_any_size_give_the_same_bytes() {
+        let mut whole = server();
+        mixed_sends(&mut whole);
+        let wire = whole.take_outbound();
+        for step in [1, 3, 1000, 2001, usize::MAX] {
+            let mut s = server();
+            mixed_sends(&mut s);
+            let mut got = Vec::new();
+            while s.pending_outbound() > 0 {
+                let n = s.outbound().len().min(step);
+                got.extend_from_slice(&s.outbound()[..n]);
+                s.advance_outbound(n);
+            }
+            assert_eq!(got, wire[..], "pieces of {step}");
+        }
+    }
+
+    /// A masked text frame whose last byte is invalid UTF-8, fed in two reads: the first
+    /// leaves part of it unmasked and validated in place. Once the connection has failed,
+    /// nothing can make it hand out those bytes as text.
+    #[test]
+    fn after_invalid_utf8_nothing_more_is_decoded() {
+        let frame = [
+            0x81,
+            0x84,
+            0x11,
+            0xC3,
+            0xED,
+            0xBE,
+            0xE2 ^ 0x11,
+            0x82 ^ 0xC3,
+            0xAC ^ 0xED,
+            0xFF ^ 0xBE,
+        ];
+        let mut s = server();
+        s.receive(&frame[..7]);
+        assert_eq!(s.poll_event(), Ok(None));
+        s.receive(&frame[7..]);
+        assert_eq!(
+            s.poll_event(),
+            Err(Error::Protocol(ProtocolError::InvalidUtf8))
+        );
+        for _ in 0..3 {
+            assert_eq!(s.poll_event(), Ok(None));
+            assert!(s.poll_borrowed().unwrap().is_none());
+            s.receive(&frame);
+        }
+        assert_eq!(s.state(), State::Closed);
     }
 
     #[test]
@@ -1654,8 +1492,10 @@ mod tests {
 
     #[test]
     fn unread_input_over_limit_sends_1009_after_what_was_decodable() {
+        // Room for one 8-byte frame with its header, and 2 bytes more.
         let config = Config {
-            max_buffered_input: 16,
+            max_frame_size: 8,
+            max_buffered_input: 2,
             ..Config::default()
         };
         let mut s = Connection::open(Role::Server, config);

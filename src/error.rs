@@ -58,7 +58,8 @@ pub enum ProtocolError {
     },
     /// A compressed message whose deflate data is corrupt (1007).
     InvalidCompressedData,
-    /// More undecoded input than [`Config::max_buffered_input`](crate::Config::max_buffered_input) (1009).
+    /// More undecoded input than one frame plus
+    /// [`Config::max_buffered_input`](crate::Config::max_buffered_input) (1009).
     InputBufferFull {
         /// The limit.
         max: usize,

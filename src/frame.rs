@@ -35,7 +35,7 @@ impl OpCode {
     /// The opcode for a 4-bit value, or `None` for a reserved one (3-7, 0xB-0xF).
     ///
     /// ```
-    /// use sockless::frame::OpCode;
+    /// use sockless::codec::OpCode;
     /// assert_eq!(OpCode::from_u8(0x9), Some(OpCode::Ping));
     /// assert_eq!(OpCode::from_u8(0x3), None);
     /// ```
@@ -129,13 +129,13 @@ impl FrameHeader {
     /// only obliges the sender.
     ///
     /// ```
-    /// use sockless::frame::{FrameHeader, OpCode};
+    /// use sockless::codec::{FrameHeader, OpCode};
     /// // RFC 6455 §5.7: a single-frame masked text message "Hello".
     /// let bytes = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
     /// let (header, n) = FrameHeader::decode(&bytes)?.unwrap();
     /// assert_eq!((header.opcode, header.payload_len, n), (OpCode::Text, 5, 6));
     /// assert_eq!(header.mask, Some([0x37, 0xfa, 0x21, 0x3d]));
-    /// # Ok::<(), sockless::frame::FrameError>(())
+    /// # Ok::<(), sockless::codec::FrameError>(())
     /// ```
     #[inline]
     pub fn decode(buf: &[u8]) -> Result<Option<(FrameHeader, usize)>, FrameError> {
@@ -196,7 +196,7 @@ impl FrameHeader {
     /// of its bytes are used.
     ///
     /// ```
-    /// use sockless::frame::{FrameHeader, OpCode};
+    /// use sockless::codec::{FrameHeader, OpCode};
     /// // RFC 6455 §5.7: a 256-byte unmasked binary message.
     /// let (buf, n) = FrameHeader::new(OpCode::Binary, 256).encode();
     /// assert_eq!(&buf[..n], &[0x82, 0x7E, 0x01, 0x00]);
@@ -248,7 +248,7 @@ impl FrameHeader {
 /// in pieces can be unmasked piece by piece.
 ///
 /// ```
-/// use sockless::frame::apply_mask;
+/// use sockless::codec::apply_mask;
 /// let key = [0x37, 0xfa, 0x21, 0x3d];
 /// let mut payload = *b"Hello";
 /// apply_mask(&mut payload, key, 0);

@@ -35,28 +35,39 @@ extern crate std;
 
 pub mod handshake;
 
-pub mod close;
+mod close;
 #[cfg(feature = "deflate")]
 pub mod deflate;
-pub mod frame;
-pub mod message;
-pub mod utf8;
+mod frame;
+mod message;
+mod utf8;
 
 mod config;
 mod connection;
 mod error;
 mod rng;
 
-pub use close::{CloseCode, CloseFrame};
+pub use close::{CloseCode, CloseFrame, ClosePayloadError, MAX_REASON_LEN};
 pub use config::{Config, Keepalive, ReceiveMode, Role};
 pub use connection::{BorrowedEvent, Connection, Event, State};
 #[cfg(feature = "std")]
-pub use connection::{ReceiveHalf, SendHalf};
+pub use connection::{ReceiveHalf, SendHalf, SplitError};
 pub use error::{Error, ProtocolError, Rejection, SendError};
 pub use message::{FrameChunk, Message, MessageKind, MessageRef};
 #[cfg(feature = "std")]
 pub use rng::SystemRng;
 pub use utf8::Utf8Bytes;
+
+/// Lower-level building blocks: the frame header codec, masking, the close payload parser
+/// and the incremental UTF-8 validator. Each is a pure function or a small value type, sound on any input; a
+/// [`Connection`] is what drives them, and what most users need.
+pub mod codec {
+    pub use crate::close::parse_payload as parse_close_payload;
+    pub use crate::frame::{
+        FrameError, FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode, apply_mask,
+    };
+    pub use crate::utf8::{InvalidUtf8, Utf8Validator};
+}
 
 /// The README's examples, compiled as doc tests so they cannot drift from the API.
 #[cfg(doctest)]

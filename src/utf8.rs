@@ -92,7 +92,7 @@ fn sequence_len(lead: u8) -> usize {
 /// Validates UTF-8 fed in pieces.
 ///
 /// ```
-/// use sockless::utf8::Utf8Validator;
+/// use sockless::codec::Utf8Validator;
 /// let text = "κόσμε".as_bytes();
 /// let mut v = Utf8Validator::new();
 /// // Split inside the two-byte 'ό'.
@@ -101,7 +101,7 @@ fn sequence_len(lead: u8) -> usize {
 /// v.finish()?;
 /// // Invalid bytes fail as soon as they arrive.
 /// assert!(Utf8Validator::new().feed(&[0xF4, 0x90]).is_err());
-/// # Ok::<(), sockless::utf8::InvalidUtf8>(())
+/// # Ok::<(), sockless::codec::InvalidUtf8>(())
 /// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Utf8Validator {

@@ -2,7 +2,7 @@
 //! steady state, and what a connection holds when idle, mid-message and after a large
 //! message. One test function, so no other test allocates concurrently in this binary.
 
-use sockless::frame::{FrameHeader, OpCode, apply_mask};
+use sockless::codec::{FrameHeader, OpCode, apply_mask};
 use sockless::{Config, Connection, Event, Message, Role};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
@@ -169,8 +169,9 @@ fn heap_use_per_message_and_per_connection() {
         Some(Event::Message(_))
     ));
 
-    // After a 16 MiB message, without any explicit shrinking. Its frame is held whole, and
-    // the input buffer grows to its size once rather than doubling with a copy each time.
+    // After a 16 MiB message, without any explicit shrinking. Its frame is held whole; the
+    // input buffer grows by doubling as the bytes arrive (never ahead of them), so the
+    // allocations are logarithmic in the frame's size.
     let before = allocations();
     for piece in huge.chunks(64 * 1024) {
         idle.receive(piece);
@@ -180,7 +181,7 @@ fn heap_use_per_message_and_per_connection() {
     }
     let grow = allocations() - before;
     println!("allocations while receiving a 16 MiB frame in 64 KiB reads: {grow}");
-    assert!(grow <= 3, "{grow} allocations for one 16 MiB frame");
+    assert!(grow <= 10, "{grow} allocations for one 16 MiB frame");
     let after = (live() - base) as usize;
     println!("after a 16 MiB message (dropped), buffers released on their own: {after} bytes");
     assert!(

@@ -10,7 +10,7 @@ mod common;
 use bytes::{Bytes, BytesMut};
 use common::{client_frame, close_payload, drain};
 use proptest::prelude::*;
-use sockless::frame::{FrameHeader, OpCode};
+use sockless::codec::{FrameHeader, OpCode};
 use sockless::{
     CloseCode, Config, Connection, Error, Event, Message, MessageKind, ProtocolError, ReceiveMode,
     Role, State,
@@ -397,8 +397,8 @@ proptest! {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
-    /// `max_buffered_input` documents that decoding needs at most one frame plus one read,
-    /// for a driver that polls every event after each read.
+    /// Decoding needs at most one frame plus one read, for a driver that polls every event
+    /// after each read: `max_buffered_input` set to the largest read is enough.
     #[test]
     fn a_buffer_of_one_frame_plus_one_read_is_enough_for_any_chunking(
         cuts in clustered_cuts(mixed_traffic().len()),
@@ -407,33 +407,63 @@ proptest! {
         let pieces = split_at_cuts(mixed_traffic(), &cuts);
         let largest_read = pieces.iter().map(|p| p.len()).max().unwrap_or(0);
         let mut config = messages();
-        config.max_buffered_input = BIG_LEN + largest_read;
+        config.max_frame_size = BIG_LEN;
+        config.max_buffered_input = largest_read;
         prop_assert_eq!(&feed(&config, pieces, false), &*WHOLE);
     }
 }
 
+/// A frame that `max_frame_size` allows is never refused for the input it needs, read in
+/// small pieces or in one piece larger than the default limits.
 #[test]
-fn a_buffer_smaller_than_a_frame_fails_with_1009_after_the_earlier_events() {
+fn max_buffered_input_does_not_limit_a_frame_that_max_frame_size_allows() {
+    let payload = vec![7u8; 20 << 20];
+    let wire = common::client_frame(OpCode::Binary, true, &payload, 3);
     let mut config = messages();
-    config.max_buffered_input = BIG_LEN - 1;
-    for outcome in [
-        feed(&config, mixed_traffic().chunks(1), false),
-        feed(&config, mixed_traffic().chunks(1000), true),
-    ] {
-        // Everything before the 70 KB message, then the failure.
-        assert_eq!(outcome.events, expected_events()[..11]);
-        assert_eq!(
-            outcome.error,
-            Some(Error::Protocol(ProtocolError::InputBufferFull {
-                max: BIG_LEN - 1
-            }))
-        );
-        let sent = common::parse_frames(&outcome.outbound, false);
-        let Some((OpCode::Close, true, payload)) = sent.last() else {
-            panic!("no close frame: {sent:?}")
-        };
-        assert_eq!(payload[..], 1009u16.to_be_bytes());
+    config.max_frame_size = 32 << 20;
+    for read in [64 * 1024, wire.len()] {
+        let mut conn = Connection::open(Role::Server, config.clone());
+        let mut got = Vec::new();
+        for piece in wire.chunks(read) {
+            conn.receive(piece);
+            let (events, error) = common::drain(&mut conn);
+            assert_eq!(error, None, "reads of {read}");
+            got.extend(events);
+        }
+        assert_eq!(got.len(), 1);
+        assert!(matches!(&got[0], Event::Message(Message::Binary(b)) if b.len() == payload.len()));
     }
+}
+
+/// A driver that hands over more than one frame plus `max_buffered_input` without polling
+/// fails the connection with 1009, after every event that was decodable.
+#[test]
+fn input_past_one_frame_and_the_buffer_limit_fails_with_1009_after_the_earlier_events() {
+    let mut config = messages();
+    config.max_frame_size = 1000;
+    config.max_buffered_input = 100;
+    let limit = 1000 + 14 + 100;
+    let mut conn = Connection::open(Role::Server, config);
+    let frame = common::client_frame(OpCode::Text, true, b"hello", 1);
+    let mut fed = 0;
+    while fed + frame.len() <= limit {
+        conn.receive(&frame);
+        fed += frame.len();
+    }
+    conn.receive(&frame);
+    let (events, error) = common::drain(&mut conn);
+    assert_eq!(events.len(), fed / frame.len());
+    assert_eq!(
+        error,
+        Some(Error::Protocol(ProtocolError::InputBufferFull {
+            max: limit
+        }))
+    );
+    let sent = common::parse_frames(conn.outbound(), false);
+    let Some((OpCode::Close, true, payload)) = sent.last() else {
+        panic!("no close frame: {sent:?}")
+    };
+    assert_eq!(payload[..], 1009u16.to_be_bytes());
 }
 
 // ---- invalid input, messages mode ----

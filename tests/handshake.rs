@@ -309,12 +309,15 @@ fn already_upgraded_connection_starts_open() {
     assert_eq!(server.state(), State::Open);
 }
 
-/// A read larger than `max_buffered_input` during the handshake fails it instead of
-/// stalling (found by the `server_connection` and `client_connection` fuzz targets).
+/// A read larger than the input limit (one frame plus `max_buffered_input`) during the
+/// handshake fails it instead of stalling (found by the `server_connection` and
+/// `client_connection` fuzz targets).
 #[test]
 fn oversized_read_during_the_handshake_fails_it() {
     let mut config = Config::default();
-    config.max_buffered_input = 200;
+    config.max_frame_size = 10;
+    config.max_buffered_input = 190;
+    assert!(BROWSER_REQUEST.len() > 10 + 14 + 190);
     let mut server = Connection::server(config.clone());
     server.receive(BROWSER_REQUEST);
     assert_eq!(

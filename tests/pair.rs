@@ -7,7 +7,7 @@ mod common;
 use bytes::Bytes;
 use common::{SentFrame, close_payload, parse_frames};
 use core::time::Duration;
-use sockless::frame::OpCode;
+use sockless::codec::OpCode;
 use sockless::{
     CloseCode, CloseFrame, Config, Connection, Error, Event, Keepalive, Message, MessageKind, Role,
     SendError, State,

@@ -6,9 +6,10 @@ mod common;
 use bytes::{Bytes, BytesMut};
 use common::{drain, parse_frames};
 use proptest::prelude::*;
-use sockless::close::{ClosePayloadError, parse_payload};
-use sockless::frame::{FrameError, FrameHeader, OpCode, apply_mask};
-use sockless::utf8::Utf8Validator;
+use sockless::ClosePayloadError;
+use sockless::codec::Utf8Validator;
+use sockless::codec::parse_close_payload as parse_payload;
+use sockless::codec::{FrameError, FrameHeader, OpCode, apply_mask};
 use sockless::{
     CloseCode, Config, Connection, Error, Event, Message, MessageKind, ProtocolError, ReceiveMode,
     Role, SendError, State,

@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use bytes::Bytes;
-use sockless::frame::{FrameHeader, OpCode, apply_mask};
+use sockless::codec::{FrameHeader, OpCode, apply_mask};
 use sockless::{Connection, Error, Event};
 
 /// One frame as it goes on the wire: the header (masked when `key` is given) then the
