@@ -69,7 +69,9 @@ pub struct Config {
     /// hands over more without polling fails the connection with 1009 rather than
     /// buffering without bound.
     pub max_buffered_input: usize,
-    /// Answer each ping with a pong carrying the same payload (default on).
+    /// Answer pings with a pong carrying the same payload (default on). Pongs coalesce: while
+    /// a pong is still waiting to be written, a newer ping replaces it (RFC 6455 §5.5.3), so
+    /// a ping flood from a peer that does not read owes it one pong, not one per ping.
     pub auto_pong: bool,
     /// Messages (default) or frame chunks.
     pub receive_mode: ReceiveMode,
@@ -78,8 +80,23 @@ pub struct Config {
     /// How long the closing handshake may take once a close frame was sent, and how long a
     /// client waits for the server to close the transport after it (default 10 s).
     pub close_timeout: Option<Duration>,
+    /// How long the opening handshake may take, from the connection's creation until it is
+    /// open (default 10 s): a server closes the transport without an answer, a client fails
+    /// with [`Error::HandshakeTimeout`](crate::Error::HandshakeTimeout). A peer that sends its
+    /// head a byte at a time cannot hold a connection open longer than this.
+    pub handshake_timeout: Option<Duration>,
     /// Bounds on the HTTP head of the opening handshake.
     pub handshake_limits: crate::handshake::Limits,
+    /// Above this many bytes owed to the transport (default 1 MiB),
+    /// [`Connection::wants_read`](crate::Connection::wants_read) turns false: the driver
+    /// should stop reading until the output drains, so that a peer that sends without
+    /// reading cannot make the connection owe it without bound.
+    pub outbound_high_water: usize,
+    /// The most bytes that may be owed to the transport (default 128 MiB): a send that
+    /// would pass it is refused with [`SendError::OutboundFull`](crate::SendError::OutboundFull)
+    /// and queues nothing. Replies the connection owes (one pong for the latest ping, a
+    /// close frame) are never refused.
+    pub max_pending_outbound: usize,
     /// permessage-deflate: offered by a client, accepted by a server (default off: it
     /// costs up to 420 KiB per connection, see [`deflate`](crate::deflate)).
     #[cfg(feature = "deflate")]
@@ -97,7 +114,10 @@ impl Default for Config {
             receive_mode: ReceiveMode::Messages,
             keepalive: None,
             close_timeout: Some(Duration::from_secs(10)),
+            handshake_timeout: Some(Duration::from_secs(10)),
             handshake_limits: crate::handshake::Limits::default(),
+            outbound_high_water: 1 << 20,
+            max_pending_outbound: 128 << 20,
             #[cfg(feature = "deflate")]
             deflate: None,
         }

@@ -16,7 +16,7 @@
 use crate::close::{self, CloseCode, CloseFrame, MAX_REASON_LEN};
 use crate::config::{Config, Role};
 use crate::error::{Error, ProtocolError, Rejection, SendError};
-use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, OpCode, apply_mask};
+use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode, apply_mask};
 use crate::handshake::{
     self, Accept, ClientOptions, HeadScanner, Negotiated, Reject, Request, Response,
     ResponseParser, Uri,
@@ -25,9 +25,8 @@ use crate::message::{
     Decoded, DecodedRef, Decoder, FrameChunk, Message, MessageKind, MessageRef, Raw, Span,
 };
 use crate::rng::BoxedRng;
-use crate::utf8::Utf8Bytes;
+use crate::utf8::{Utf8Bytes, Utf8Validator};
 use alloc::boxed::Box;
-use alloc::string::String;
 use alloc::sync::Arc;
 use bytes::{Buf, Bytes, BytesMut};
 use core::time::Duration;
@@ -123,19 +122,30 @@ enum Phase {
     Closed(Closure),
 }
 
-#[derive(Debug)]
 struct ClientHandshake {
     key: [u8; 24],
     options: ClientOptions,
     parser: ResponseParser,
 }
 
+impl core::fmt::Debug for ClientHandshake {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // The key stays out of logs: with it, a log reader could answer for the server.
+        f.debug_struct("ClientHandshake")
+            .field("key", &"<redacted>")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A fragmented message this endpoint is sending.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 struct Sending {
     kind: MessageKind,
     /// Its fragments are compressed (RSV1 was set on the first).
     compressed: bool,
+    /// Text: the UTF-8 state after the pieces sent so far.
+    utf8: Utf8Validator,
 }
 
 /// How the connection came to be closed, which decides who closes the transport.
@@ -153,13 +163,17 @@ enum Closure {
 /// Keepalive and close timers, as deadlines on the caller's clock.
 #[derive(Debug, Default)]
 struct Timers {
-    /// A timer needs `now` to be armed: ask the driver for an immediate `handle_timeout`.
+    /// The handshake timer needs `now` to be armed (at the first `handle_timeout`).
+    arm_handshake: bool,
+    /// The close timer needs `now` to be armed: ask for an immediate `handle_timeout`.
     arm_close: bool,
-    close_at: Option<Duration>,
-    /// When to next look at whether the peer has been quiet.
-    idle_check_at: Option<Duration>,
-    /// A keepalive ping is out; the peer must send something by then.
-    ping_deadline: Option<Duration>,
+    /// The deadline of the phase: the opening handshake's while connecting, the closing
+    /// handshake's once a close frame went out (the two never overlap).
+    phase_deadline: Option<Duration>,
+    /// When to next look at whether the peer has been quiet or, with `awaiting_pong`, the
+    /// time by which it must have sent something after our keepalive ping.
+    keepalive_at: Option<Duration>,
+    awaiting_pong: bool,
     /// Bytes arrived since the last look.
     activity: bool,
 }
@@ -184,6 +198,9 @@ pub struct Connection {
     config: Config,
     phase: Phase,
     input: BytesMut,
+    /// The size of the input buffer's allocation, which a payload handed out owned keeps
+    /// alive: a small one is copied out instead (see `message::MAX_PIN_FACTOR`).
+    input_alloc: usize,
     eof: bool,
     /// More input arrived than [`Config::input_limit`] allows; fail once the rest is decoded.
     input_overflow: bool,
@@ -192,13 +209,16 @@ pub struct Connection {
     input_oversized: bool,
     decoder: Decoder,
     out: BytesMut,
+    /// The length of the auto-pong at the tail of `out`, while nothing was written after
+    /// it and none of it went out: a newer ping replaces it instead of queueing another.
+    unsent_pong: Option<u8>,
     rng: Option<BoxedRng>,
     /// The fragmented message this endpoint is sending, if any.
     sending_fragmented: Option<Sending>,
     /// permessage-deflate's compressor, once negotiated (and allowed to compress).
     #[cfg(feature = "deflate")]
     deflater: Option<Box<crate::deflate::Deflater>>,
-    protocol: Option<String>,
+    protocol: Option<Box<str>>,
     timers: Timers,
     /// An error found outside `poll_event` (a timeout), reported by the next call.
     pending_error: Option<Box<Error>>,
@@ -217,22 +237,29 @@ impl core::fmt::Debug for Connection {
 
 impl Connection {
     fn new(role: Role, config: Config, phase: Phase, rng: Option<BoxedRng>) -> Connection {
+        let phase_connecting = !matches!(phase, Phase::Open);
+        let config_handshake_timeout = config.handshake_timeout.is_some();
         Connection {
             role,
             decoder: Decoder::new(role, &config),
             config,
             phase,
             input: BytesMut::new(),
+            input_alloc: 0,
             eof: false,
             input_overflow: false,
             input_oversized: false,
             out: BytesMut::new(),
+            unsent_pong: None,
             rng,
             sending_fragmented: None,
             #[cfg(feature = "deflate")]
             deflater: None,
             protocol: None,
-            timers: Timers::default(),
+            timers: Timers {
+                arm_handshake: phase_connecting && config_handshake_timeout,
+                ..Timers::default()
+            },
             pending_error: None,
         }
     }
@@ -278,6 +305,7 @@ impl Connection {
             parser,
         }));
         conn.rng = Some(rng);
+        conn.timers.arm_handshake = conn.config.handshake_timeout.is_some();
         conn
     }
 
@@ -357,7 +385,15 @@ impl Connection {
     /// read, so that the input held stays within one frame plus one read.
     pub fn receive(&mut self, data: &[u8]) {
         if self.accepts_input(data.len()) {
+            if self.input.is_empty() && !self.input.try_reclaim(data.len()) {
+                // The last buffer is too small, or still shared with payloads the
+                // application kept: start one sized to this read, so that a kept payload
+                // pins at most the read it came in.
+                self.input = BytesMut::with_capacity(data.len());
+                self.input_alloc = data.len();
+            }
             self.input.extend_from_slice(data);
+            self.input_alloc = self.input_alloc.max(self.input.capacity());
         }
     }
 
@@ -369,6 +405,7 @@ impl Connection {
     pub fn receive_bytes(&mut self, data: BytesMut) {
         if self.accepts_input(data.len()) {
             if self.input.is_empty() && !matches!(self.phase, Phase::AwaitRequest(_)) {
+                self.input_alloc = data.capacity();
                 self.input = data;
             } else {
                 self.input.extend_from_slice(&data);
@@ -414,17 +451,23 @@ impl Connection {
                 kind,
                 span,
                 &mut self.input,
+                self.input_alloc,
             ))));
         }
         Ok(match self.step()? {
             None => None,
             Some(Step::Event(event)) => Some(event),
-            Some(Step::Data(raw)) => Some(match self.decoder.take_owned(raw, &mut self.input) {
-                Decoded::Message(message) => Event::Message(message),
-                Decoded::Chunk(chunk) => Event::Frame(chunk),
-                Decoded::Control(OpCode::Ping, payload) => Event::Ping(payload),
-                Decoded::Control(_, payload) => Event::Pong(payload),
-            }),
+            Some(Step::Data(raw)) => Some(
+                match self
+                    .decoder
+                    .take_owned(raw, &mut self.input, self.input_alloc)
+                {
+                    Decoded::Message(message) => Event::Message(message),
+                    Decoded::Chunk(chunk) => Event::Frame(chunk),
+                    Decoded::Control(OpCode::Ping, payload) => Event::Ping(payload),
+                    Decoded::Control(_, payload) => Event::Pong(payload),
+                },
+            ),
         })
     }
 
@@ -536,7 +579,9 @@ impl Connection {
                 Ok(Some(Step::Data(raw)))
             }
             Raw::Control(OpCode::Close, _) => {
-                let Decoded::Control(_, payload) = self.decoder.take_owned(raw, &mut self.input)
+                let Decoded::Control(_, payload) =
+                    self.decoder
+                        .take_owned(raw, &mut self.input, self.input_alloc)
                 else {
                     unreachable!("a control frame stays a control frame")
                 };
@@ -544,7 +589,8 @@ impl Connection {
             }
             // After our close frame, only the peer's close matters (RFC 6455 §1.4).
             _ if closing => {
-                self.decoder.take_owned(raw, &mut self.input);
+                self.decoder
+                    .take_owned(raw, &mut self.input, self.input_alloc);
                 Ok(None)
             }
             Raw::Control(OpCode::Ping, span) => {
@@ -566,7 +612,14 @@ impl Connection {
         let len = span.len;
         let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
         payload[..len].copy_from_slice(span.of(&self.input));
+        if let Some(pong) = self.unsent_pong {
+            // The last ping's pong is still at the tail, unwritten: answer only this one.
+            self.out.truncate(self.out.len() - usize::from(pong));
+        }
+        let start = self.out.len();
         self.write_frame(OpCode::Pong, true, &payload[..len]);
+        // A pong frame is at most 2 + 4 + 125 bytes.
+        self.unsent_pong = u8::try_from(self.out.len() - start).ok();
     }
 
     /// The decoder needs more bytes than there are.
@@ -616,7 +669,7 @@ impl Connection {
         if self.role == Role::Client {
             // Wait for the server to close the transport, but not forever.
             self.timers.arm_close = self.config.close_timeout.is_some();
-            self.timers.close_at = None;
+            self.timers.phase_deadline = None;
         }
         Ok(Event::Close(frame.unwrap_or(CloseFrame {
             code: CloseCode::NO_STATUS,
@@ -737,8 +790,8 @@ impl Connection {
                         }
                     }
                 }
-                self.protocol = negotiated.protocol.clone();
-                self.phase = Phase::Open;
+                self.protocol = negotiated.protocol.as_deref().map(Box::from);
+                self.opened();
                 Ok(Some(Event::Connected(negotiated)))
             }
             Err(e) => {
@@ -766,16 +819,23 @@ impl Connection {
                 .write_response(request, &mut self.out)
                 .map_err(SendError::Accept)?;
             self.enable_deflate(&params);
-            self.protocol = accept.protocol.clone();
-            self.phase = Phase::Open;
+            self.protocol = accept.protocol.as_deref().map(Box::from);
+            self.opened();
             return Ok(());
         }
         accept
             .write_response(request, &mut self.out)
             .map_err(SendError::Accept)?;
-        self.protocol = accept.protocol.clone();
-        self.phase = Phase::Open;
+        self.protocol = accept.protocol.as_deref().map(Box::from);
+        self.opened();
         Ok(())
+    }
+
+    /// The opening handshake is done: its deadline no longer applies.
+    fn opened(&mut self) {
+        self.phase = Phase::Open;
+        self.timers.arm_handshake = false;
+        self.timers.phase_deadline = None;
     }
 
     /// Server: refuses the pending [`Event::HandshakeRequest`] with an HTTP response; the
@@ -803,20 +863,28 @@ impl Connection {
 
     // ---- sending ----
 
-    fn check_can_send(&self) -> Result<(), SendError> {
+    /// Whether a frame with a payload of `len` bytes may be queued now: the connection is
+    /// open, and the frame fits under [`Config::max_pending_outbound`].
+    fn check_can_send(&self, len: usize) -> Result<(), SendError> {
         match self.phase {
-            Phase::Open => Ok(()),
-            Phase::CloseSent => Err(SendError::Closing),
-            Phase::Closed(_) => Err(SendError::Closed),
-            _ => Err(SendError::NotOpen),
+            Phase::Open => {}
+            Phase::CloseSent => return Err(SendError::Closing),
+            Phase::Closed(_) => return Err(SendError::Closed),
+            _ => return Err(SendError::NotOpen),
         }
+        let pending = self.out.len();
+        let max = self.config.max_pending_outbound;
+        if pending.saturating_add(len).saturating_add(MAX_HEADER_LEN) > max {
+            return Err(SendError::OutboundFull { pending, max });
+        }
+        Ok(())
     }
 
     /// [`check_can_send`](Self::check_can_send) for a whole message: not while a fragmented
     /// one is being sent.
     #[inline]
-    fn check_can_send_message(&self) -> Result<(), SendError> {
-        self.check_can_send()?;
+    fn check_can_send_message(&self, len: usize) -> Result<(), SendError> {
+        self.check_can_send(len)?;
         if self.sending_fragmented.is_some() {
             return Err(SendError::MessageInProgress);
         }
@@ -856,7 +924,7 @@ impl Connection {
 
     #[inline]
     fn send_message(&mut self, kind: MessageKind, payload: &[u8]) -> Result<(), SendError> {
-        self.check_can_send_message()?;
+        self.check_can_send_message(payload.len())?;
         #[cfg(feature = "deflate")]
         if self.compresses(payload.len()) {
             self.write_compressed(kind.opcode(), true, payload);
@@ -880,7 +948,7 @@ impl Connection {
     /// Queues a message without compressing it, whatever was negotiated: for data that is
     /// already compressed, or secret data next to attacker-chosen data in one context.
     pub fn send_uncompressed(&mut self, message: &Message) -> Result<(), SendError> {
-        self.check_can_send_message()?;
+        self.check_can_send_message(message.as_bytes().len())?;
         self.write_frame(message.kind().opcode(), true, message.as_bytes());
         Ok(())
     }
@@ -888,26 +956,36 @@ impl Connection {
     /// Queues one fragment of a message sent piece by piece: the first call starts a
     /// message of `kind`, later ones continue it, and `fin` ends it. Control frames may be
     /// sent between fragments. For text, the pieces together must be UTF-8; a piece may end
-    /// inside a code point.
+    /// inside a code point, and one that breaks the rule (or a final piece that ends inside
+    /// a code point) is refused with [`SendError::InvalidUtf8`], queueing nothing.
     pub fn send_fragment(
         &mut self,
         kind: MessageKind,
         payload: &[u8],
         fin: bool,
     ) -> Result<(), SendError> {
-        self.check_can_send()?;
-        let (opcode, sending) = match self.sending_fragmented {
+        self.check_can_send(payload.len())?;
+        let (opcode, mut sending) = match self.sending_fragmented {
             // A message sent in pieces has no known size: compress it whenever we can.
             None => (
                 kind.opcode(),
                 Sending {
                     kind,
                     compressed: self.can_compress(),
+                    utf8: Utf8Validator::new(),
                 },
             ),
             Some(current) if current.kind == kind => (OpCode::Continuation, current),
             Some(_) => return Err(SendError::FragmentKindMismatch),
         };
+        if kind == MessageKind::Text {
+            // On a copy of the state: a refused piece leaves the message as it was.
+            sending
+                .utf8
+                .feed(payload)
+                .and_then(|()| if fin { sending.utf8.finish() } else { Ok(()) })
+                .map_err(|_| SendError::InvalidUtf8)?;
+        }
         #[cfg(feature = "deflate")]
         if sending.compressed {
             self.write_compressed(opcode, fin, payload);
@@ -938,7 +1016,7 @@ impl Connection {
     }
 
     fn send_control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
-        self.check_can_send()?;
+        self.check_can_send(payload.len())?;
         if payload.len() > MAX_CONTROL_PAYLOAD {
             return Err(SendError::ControlTooLong(payload.len()));
         }
@@ -950,7 +1028,11 @@ impl Connection {
     /// 123 bytes). No data frames may follow; data arriving until the peer's close frame is
     /// dropped.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
-        self.check_can_send()?;
+        // A close is never refused for the output owed: it ends what the connection owes.
+        self.check_can_send(0).or_else(|e| match e {
+            SendError::OutboundFull { .. } => Ok(()),
+            e => Err(e),
+        })?;
         if !code.is_valid_on_wire() {
             return Err(SendError::InvalidCloseCode(code));
         }
@@ -988,6 +1070,8 @@ impl Connection {
 
     #[inline]
     fn write_frame_with(&mut self, opcode: OpCode, fin: bool, rsv1: bool, payload: &[u8]) {
+        // Whatever follows a queued pong keeps it: it is no longer at the tail.
+        self.unsent_pong = None;
         let mask = self.next_mask();
         let header = FrameHeader {
             fin,
@@ -1051,10 +1135,19 @@ impl Connection {
         &self.out
     }
 
-    /// How many bytes wait to be written: `outbound().len()`.
+    /// How many bytes wait to be written: `outbound().len()`, everything owed.
     #[inline]
     pub fn pending_outbound(&self) -> usize {
         self.out.len()
+    }
+
+    /// Whether the driver should read from the transport now: false while more than
+    /// [`Config::outbound_high_water`] bytes are owed to it. Stop reading until
+    /// [`outbound`](Self::outbound) drains below the mark, so that a peer that sends
+    /// without reading slows itself down instead of growing what it is owed.
+    #[inline]
+    pub fn wants_read(&self) -> bool {
+        self.out.len() <= self.config.outbound_high_water
     }
 
     /// Drops the first `n` bytes of [`outbound`](Self::outbound), once the transport
@@ -1064,6 +1157,9 @@ impl Connection {
     /// If `n` exceeds [`pending_outbound`](Self::pending_outbound).
     pub fn advance_outbound(&mut self, n: usize) {
         self.out.advance(n);
+        self.unsent_pong = self
+            .unsent_pong
+            .filter(|&pong| usize::from(pong) <= self.out.len());
         if self.out.is_empty() && self.out.capacity() > RETAINED_CAPACITY {
             self.out = BytesMut::new();
         }
@@ -1072,6 +1168,7 @@ impl Connection {
     /// Takes every byte waiting to be written at once, as a buffer of its own (for a
     /// driver that hands buffers to its transport, or a test).
     pub fn take_outbound(&mut self) -> BytesMut {
+        self.unsent_pong = None;
         self.out.split()
     }
 
@@ -1098,14 +1195,14 @@ impl Connection {
     /// and needs to learn the current time.
     pub fn poll_timeout(&self) -> Option<Duration> {
         let t = &self.timers;
+        let connecting = self.state() == State::Connecting;
         let wants_keepalive = self.config.keepalive.is_some()
             && matches!(self.phase, Phase::Open)
-            && t.idle_check_at.is_none()
-            && t.ping_deadline.is_none();
-        if t.arm_close || wants_keepalive {
+            && t.keepalive_at.is_none();
+        if t.arm_close || wants_keepalive || (connecting && t.arm_handshake) {
             return Some(Duration::ZERO);
         }
-        [t.close_at, t.idle_check_at, t.ping_deadline]
+        [t.phase_deadline, t.keepalive_at]
             .into_iter()
             .flatten()
             .min()
@@ -1115,15 +1212,27 @@ impl Connection {
     /// choosing (e.g. `Instant::now() - start`). Sends keepalive pings, fails a silent peer
     /// with 1011, and ends a closing handshake that takes too long.
     pub fn handle_timeout(&mut self, now: Duration) {
+        if self.timers.arm_handshake {
+            self.timers.arm_handshake = false;
+            self.timers.phase_deadline =
+                self.config.handshake_timeout.map(|d| now.saturating_add(d));
+        }
         if self.timers.arm_close {
             self.timers.arm_close = false;
-            self.timers.close_at = self.config.close_timeout.map(|d| now + d);
+            self.timers.phase_deadline = self.config.close_timeout.map(|d| now.saturating_add(d));
         }
-        if let Some(at) = self.timers.close_at
+        if let Some(at) = self.timers.phase_deadline
             && now >= at
         {
-            self.timers.close_at = None;
+            self.timers.phase_deadline = None;
             match self.phase {
+                _ if self.state() == State::Connecting => {
+                    // No answer to a request that never finished arriving, nor to a server
+                    // that never answered: close the transport.
+                    self.phase = Phase::Closed(Closure::Abrupt);
+                    self.input = BytesMut::new();
+                    self.pending_error = Some(Box::new(Error::HandshakeTimeout));
+                }
                 Phase::CloseSent => {
                     self.abort(CloseCode::NORMAL, "");
                     self.pending_error = Some(Box::new(Error::CloseTimeout));
@@ -1141,29 +1250,30 @@ impl Connection {
             return;
         };
         if !matches!(self.phase, Phase::Open) {
-            self.timers.idle_check_at = None;
-            self.timers.ping_deadline = None;
+            self.timers.keepalive_at = None;
+            self.timers.awaiting_pong = false;
             return;
         }
         let t = &mut self.timers;
         let heard = core::mem::take(&mut t.activity);
-        if let Some(deadline) = t.ping_deadline {
-            if heard {
-                t.ping_deadline = None;
-                t.idle_check_at = Some(now + keepalive.interval);
-            } else if now >= deadline {
-                self.abort(CloseCode::INTERNAL_ERROR, "keepalive timeout");
-                self.pending_error = Some(Box::new(Error::KeepaliveTimeout));
+        match t.keepalive_at {
+            None => t.keepalive_at = Some(now.saturating_add(keepalive.interval)),
+            // A keepalive ping is out: anything at all from the peer will do.
+            Some(_) if t.awaiting_pong && heard => {
+                t.awaiting_pong = false;
+                t.keepalive_at = Some(now.saturating_add(keepalive.interval));
             }
-            return;
-        }
-        match t.idle_check_at {
-            None => t.idle_check_at = Some(now + keepalive.interval),
+            Some(at) if t.awaiting_pong => {
+                if now >= at {
+                    self.abort(CloseCode::INTERNAL_ERROR, "keepalive timeout");
+                    self.pending_error = Some(Box::new(Error::KeepaliveTimeout));
+                }
+            }
             Some(at) if now < at => t.activity |= heard,
-            Some(_) if heard => t.idle_check_at = Some(now + keepalive.interval),
+            Some(_) if heard => t.keepalive_at = Some(now.saturating_add(keepalive.interval)),
             Some(_) => {
-                t.idle_check_at = None;
-                t.ping_deadline = Some(now + keepalive.timeout);
+                t.awaiting_pong = true;
+                t.keepalive_at = Some(now.saturating_add(keepalive.timeout));
                 self.write_frame(OpCode::Ping, true, b"");
             }
         }
@@ -1574,6 +1684,38 @@ mod tests {
         assert_eq!(s.pending_outbound(), written);
         let mut pending = Connection::server(Config::default());
         assert_eq!(pending.send_text("x"), Err(SendError::NotOpen));
+    }
+
+    #[test]
+    fn text_sent_in_fragments_is_validated_across_the_pieces() {
+        let mut c = client();
+        let euro = "€".as_bytes();
+        c.send_fragment(MessageKind::Text, &euro[..1], false)
+            .unwrap();
+        c.send_fragment(MessageKind::Text, &euro[1..2], false)
+            .unwrap();
+        let queued = c.pending_outbound();
+        // A piece that cannot continue the code point, and a final piece that leaves it
+        // unfinished, are refused and queue nothing; the message goes on as before.
+        assert_eq!(
+            c.send_fragment(MessageKind::Text, b"a", false),
+            Err(SendError::InvalidUtf8)
+        );
+        assert_eq!(
+            c.send_fragment(MessageKind::Text, b"", true),
+            Err(SendError::InvalidUtf8)
+        );
+        assert_eq!(c.pending_outbound(), queued);
+        c.send_fragment(MessageKind::Text, &euro[2..], true)
+            .unwrap();
+        let mut s = server();
+        s.receive(&c.take_outbound());
+        assert_eq!(
+            s.poll_event(),
+            Ok(Some(Event::Message(Message::Text("€".into()))))
+        );
+        // Binary fragments are not text.
+        c.send_fragment(MessageKind::Binary, &[0xff], true).unwrap();
     }
 
     #[test]

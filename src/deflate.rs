@@ -409,7 +409,7 @@ impl Inflater {
                 input = core::mem::take(&mut tail);
             }
             // One byte past the limit tells "exactly at the limit" from "over it".
-            let room = (limit + 1).saturating_sub(out.len());
+            let room = limit.saturating_add(1).saturating_sub(out.len());
             if room == 0 {
                 return Err(InflateError::TooLarge);
             }

@@ -1,5 +1,6 @@
-//! Errors, grouped by who is to blame: the peer ([`ProtocolError`], [`Error::Handshake`]),
-//! the caller ([`SendError`]), or time ([`Error::KeepaliveTimeout`], [`Error::CloseTimeout`]).
+//! Errors, grouped by who is to blame: the peer ([`ProtocolError`], [`Error::Request`],
+//! [`Error::Response`], [`Error::Rejected`]), the caller ([`SendError`]), or time
+//! ([`Error::HandshakeTimeout`], [`Error::KeepaliveTimeout`], [`Error::CloseTimeout`]).
 
 use crate::close::{CloseCode, ClosePayloadError};
 use crate::frame::FrameError;
@@ -11,6 +12,7 @@ use core::fmt;
 /// What the peer did wrong after the handshake. Each maps to the close code RFC 6455 asks
 /// for, which the connection has already queued for the peer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ProtocolError {
     /// A frame with an opcode reserved for future use (1002).
     ReservedOpcode(u8),
@@ -173,6 +175,10 @@ pub enum Error {
     /// The closing handshake did not finish within
     /// [`Config::close_timeout`](crate::Config::close_timeout).
     CloseTimeout,
+    /// The opening handshake did not finish within
+    /// [`Config::handshake_timeout`](crate::Config::handshake_timeout): nothing is sent, and
+    /// the transport should be closed.
+    HandshakeTimeout,
 }
 
 impl Error {
@@ -208,6 +214,7 @@ impl fmt::Display for Error {
             Error::Deflate(e) => write!(f, "invalid permessage-deflate answer: {e}"),
             Error::KeepaliveTimeout => f.write_str("peer silent past the keepalive timeout"),
             Error::CloseTimeout => f.write_str("closing handshake timed out"),
+            Error::HandshakeTimeout => f.write_str("opening handshake timed out"),
         }
     }
 }
@@ -221,6 +228,7 @@ impl std::error::Error for Error {}
 /// The caller asked for something illegal in the current state. Nothing was sent and the
 /// connection is unchanged.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SendError {
     /// The opening handshake has not completed.
     NotOpen,
@@ -242,6 +250,18 @@ pub enum SendError {
     NoPendingRequest,
     /// The server's answer to the handshake could not be built.
     Accept(handshake::AcceptError),
+    /// Queueing this would take the bytes owed to the transport past
+    /// [`Config::max_pending_outbound`](crate::Config::max_pending_outbound): nothing was
+    /// queued. Write out what is pending first.
+    OutboundFull {
+        /// Bytes already pending.
+        pending: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A text fragment that does not continue the message as UTF-8 (or a final one that
+    /// ends inside a code point): nothing was queued.
+    InvalidUtf8,
 }
 
 impl fmt::Display for SendError {
@@ -263,6 +283,11 @@ impl fmt::Display for SendError {
             }
             SendError::NoPendingRequest => f.write_str("no handshake request awaits an answer"),
             SendError::Accept(e) => write!(f, "cannot accept: {e}"),
+            SendError::OutboundFull { pending, max } => write!(
+                f,
+                "{pending} bytes are already owed to the transport; the limit is {max}"
+            ),
+            SendError::InvalidUtf8 => f.write_str("text fragment is not valid UTF-8"),
         }
     }
 }

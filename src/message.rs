@@ -150,9 +150,16 @@ impl Span {
         Span { start: 0, len }
     }
 
-    /// Consumes the span (and what precedes it) from `input`, returning the payload.
+    /// Consumes the span (and what precedes it) from `input`, returning the payload: a
+    /// slice of the input's allocation of `backing` bytes, or a copy when the payload is so
+    /// much smaller that a message the application keeps would pin many times its size.
     #[inline]
-    fn take(self, input: &mut BytesMut) -> Bytes {
+    fn take(self, input: &mut BytesMut, backing: usize) -> Bytes {
+        if pins_too_much(self.len, backing) {
+            let payload = Bytes::copy_from_slice(self.of(input));
+            input.advance(self.start + self.len);
+            return payload;
+        }
         // One split of the input, header included, then the header dropped from the
         // frozen view: moving a `Bytes`' start is pointer arithmetic, where each
         // `BytesMut` operation checks its representation again.
@@ -165,6 +172,15 @@ impl Span {
     pub(crate) fn of(self, input: &[u8]) -> &[u8] {
         &input[self.start..self.start + self.len]
     }
+}
+
+/// A payload handed out owned holds its buffer's whole allocation for as long as the
+/// application keeps it; one that would hold more than this many times its own size is
+/// copied out instead.
+pub(crate) const MAX_PIN_FACTOR: usize = 8;
+
+fn pins_too_much(len: usize, backing: usize) -> bool {
+    len.saturating_mul(MAX_PIN_FACTOR) < backing
 }
 
 /// How a whole data frame left its message.
@@ -347,7 +363,7 @@ impl Decoder {
     ) -> Result<Option<Decoded>, ProtocolError> {
         Ok(self
             .decode_raw(input)?
-            .map(|raw| self.take_owned(raw, input)))
+            .map(|raw| self.take_owned(raw, input, 0)))
     }
 
     /// Consumes what the last borrowed item left in place.
@@ -362,13 +378,21 @@ impl Decoder {
         }
     }
 
-    /// Turns a decoded item into owned values, consuming its bytes.
-    pub(crate) fn take_owned(&mut self, raw: Raw, input: &mut BytesMut) -> Decoded {
+    /// Turns a decoded item into owned values, consuming its bytes; `backing` is the size
+    /// of the input's allocation.
+    pub(crate) fn take_owned(&mut self, raw: Raw, input: &mut BytesMut, backing: usize) -> Decoded {
         match raw {
-            Raw::Control(opcode, span) => Decoded::Control(opcode, span.take(input)),
-            Raw::Whole(kind, span) => Decoded::Message(message_of(kind, span.take(input))),
+            Raw::Control(opcode, span) => Decoded::Control(opcode, span.take(input, backing)),
+            Raw::Whole(kind, span) => Decoded::Message(message_of(kind, span.take(input, backing))),
             Raw::Assembled(kind) => {
-                Decoded::Message(message_of(kind, self.assembly.split().freeze()))
+                let payload = if pins_too_much(self.assembly.len(), self.assembly.capacity()) {
+                    let copy = Bytes::copy_from_slice(&self.assembly);
+                    self.assembly.clear();
+                    copy
+                } else {
+                    self.assembly.split().freeze()
+                };
+                Decoded::Message(message_of(kind, payload))
             }
             Raw::Owned(decoded) => decoded,
         }
@@ -507,8 +531,13 @@ impl Decoder {
 
     /// Hands out a message found by [`small_message`](Self::small_message).
     #[inline]
-    pub(crate) fn take_small(kind: MessageKind, span: Span, input: &mut BytesMut) -> Message {
-        message_of(kind, span.take(input))
+    pub(crate) fn take_small(
+        kind: MessageKind,
+        span: Span,
+        input: &mut BytesMut,
+        backing: usize,
+    ) -> Message {
+        message_of(kind, span.take(input, backing))
     }
 
     /// The common case in one pass: a complete, unfragmented frame of at most 16 KiB
@@ -815,7 +844,7 @@ impl Decoder {
             return Err(ProtocolError::ReservedBits { bits: 0b100 });
         };
         let start = out.len();
-        let limit = start + (self.max_message_size - message.inflated_len);
+        let limit = start.saturating_add(self.max_message_size - message.inflated_len);
         inflater
             .inflate(payload, last, out, limit)
             .map_err(|e| match e {

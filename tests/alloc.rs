@@ -105,6 +105,7 @@ fn client_round(client: &mut Connection, answer: &[u8]) {
 #[test]
 fn heap_use_per_message_and_per_connection() {
     COUNTED.with(|c| c.set(true));
+    kept_messages_hold_little_more_than_their_bytes();
     // ---- zero allocations per message in the steady state ----
     let text = masked_frame(OpCode::Text, "κόσμε, hello".repeat(10).as_bytes());
     let binary = masked_frame(OpCode::Binary, &[7; 1000]);
@@ -329,4 +330,44 @@ fn heap_use_per_message_and_per_connection() {
         REQUEST.len()
     );
     drop(kept);
+}
+
+/// Messages the application keeps hold at most a small multiple of their own size
+/// (`MAX_PIN_FACTOR`, 8, plus the allocator's and `Bytes`' fixed overhead), whatever read
+/// they came in: 10,000 kept 16-byte messages from 10,000 reads, and one kept message cut
+/// from a read of 64 KiB.
+fn kept_messages_hold_little_more_than_their_bytes() {
+    let frame = masked_frame(OpCode::Binary, &[5; 16]);
+    let mut conn = Connection::open(Role::Server, Config::default());
+    let before = live();
+    let mut kept = Vec::with_capacity(10_000);
+    let vec_bytes = (live() - before) as usize;
+    for _ in 0..10_000 {
+        conn.receive(&frame);
+        while let Some(event) = conn.poll_event().unwrap() {
+            kept.push(event);
+        }
+    }
+    let held = (live() - before) as usize - vec_bytes;
+    println!("10,000 kept 16-byte messages from 10,000 reads: {held} bytes");
+    assert_eq!(kept.len(), 10_000);
+    assert!(held <= 10_000 * 16 * 8, "{held} bytes held");
+    drop(kept);
+
+    let mut read = Vec::new();
+    while read.len() < 64 * 1024 {
+        read.extend(masked_frame(OpCode::Binary, &[6; 16]));
+    }
+    let before = live();
+    let one = {
+        let mut conn = Connection::open(Role::Server, Config::default());
+        conn.receive(&read);
+        let first = conn.poll_event().unwrap();
+        while conn.poll_event().unwrap().is_some() {}
+        first
+    };
+    let held = (live() - before) as usize;
+    println!("one kept 16-byte message from a 64 KiB read: {held} bytes");
+    assert!(matches!(one, Some(Event::Message(Message::Binary(ref b))) if b.len() == 16));
+    assert!(held <= 16 * 8, "{held} bytes held");
 }

@@ -218,11 +218,14 @@ fn corrupt_deflate_data_fails_with_1007() {
 fn compressed_text_that_inflates_to_invalid_utf8_fails_with_1007() {
     let mut c = Connection::open(Role::Client, deflate_config(DeflateConfig::default()));
     c.enable_deflate(&DeflateParams::default());
-    // Binary bytes that are not UTF-8, sent under the text opcode through a fragment.
-    c.send_fragment(sockless::MessageKind::Text, &[0xff; 64], true)
-        .unwrap();
+    // Bytes that are not UTF-8, compressed as a binary message, then relabelled as text
+    // (the opcode is outside the masked payload): no send can produce it.
+    c.send_binary(&[0xff; 64]).unwrap();
+    let mut wire = c.take_outbound();
+    assert_eq!(wire[0], 0xC2, "FIN, RSV1, binary");
+    wire[0] = 0xC1;
     let mut s = server_with_deflate();
-    s.receive(&c.take_outbound());
+    s.receive(&wire);
     assert_eq!(
         s.poll_event(),
         Err(Error::Protocol(ProtocolError::InvalidUtf8))
