@@ -12,8 +12,11 @@
 //! the reason on stderr. `wss://` needs a TLS driver, which this example does not have.
 //!
 //! It shows a split connection: a reader thread owns the receiving half and the socket's
-//! read side; the main thread owns the sending half and writes, woken by stdin lines and by
-//! the reader whenever the receiving half owes the server a pong or a close answer.
+//! read side; the main thread owns the sending half, writes, and runs the connection's
+//! timers (the handshake, keepalive and close timeouts), woken by stdin lines, by the reader
+//! whenever the connection owes the server a pong or a close answer, and by the next
+//! deadline. A server that never closes the transport after the closing handshake is left
+//! at the close timeout.
 
 use sockless::handshake::{ClientOptions, Uri};
 use sockless::{CloseCode, Config, Connection, Event, Message};
@@ -57,7 +60,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--protocol" => {
-                options = options.protocol(&args.next().ok_or("--protocol needs a name")?)
+                let name = args.next().ok_or("--protocol needs a name")?;
+                options = options.try_protocol(name)?;
             }
             other => return Err(format!("unknown argument {other:?}").into()),
         }
@@ -68,12 +72,20 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
     let mut tcp = TcpStream::connect((uri.host(), uri.port()))?;
     tcp.set_nodelay(true)?;
+    let start = std::time::Instant::now();
     let mut ws = Connection::client(&uri, options, Config::default());
+    ws.handle_timeout(start.elapsed());
 
-    // The handshake, on this thread: write the request, read until the 101 (or an error).
+    // The handshake, on this thread: write the request, read until the 101 (or an error),
+    // for at most the handshake timeout.
     tcp.write_all(&ws.take_outbound())?;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
+        let wait = ws.poll_timeout().map(|at| {
+            at.saturating_sub(start.elapsed())
+                .max(Duration::from_millis(1))
+        });
+        tcp.set_read_timeout(wait)?;
         match ws.poll_event()? {
             Some(Event::Connected(negotiated)) => {
                 if let Some(protocol) = negotiated.protocol {
@@ -82,12 +94,18 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                 break;
             }
             Some(_) => {}
-            None => match tcp.read(&mut buf)? {
-                0 => ws.receive_eof(),
-                n => ws.receive(&buf[..n]),
+            None => match tcp.read(&mut buf) {
+                Ok(0) => ws.receive_eof(),
+                Ok(n) => ws.receive(&buf[..n]),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    ws.handle_timeout(start.elapsed())
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
             },
         }
     }
+    tcp.set_read_timeout(None)?;
 
     let (mut rx, mut tx) = ws.split().map_err(|e| e.to_string())?;
     let (wake, woken) = mpsc::channel();
@@ -110,22 +128,36 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut outcome = Ok(());
     let mut stdin_done = false;
+    let mut closing = false;
     loop {
-        let event = if stdin_done {
-            match woken.recv_timeout(QUIET) {
-                Ok(event) => event,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    let _ = tx.close(CloseCode::NORMAL, "");
-                    tcp.write_all(&tx.take_outbound())?;
-                    continue;
-                }
+        if tx.should_close_transport() {
+            break;
+        }
+        // Wake for the next timer, or once the server has been quiet after our input ended.
+        let timer = tx
+            .poll_timeout()
+            .map(|at| at.saturating_sub(start.elapsed()));
+        let quiet = (stdin_done && !closing).then_some(QUIET);
+        let wait = [timer, quiet].into_iter().flatten().min();
+        let event = match wait {
+            Some(wait) => match woken.recv_timeout(wait) {
+                Ok(event) => Some(event),
+                Err(mpsc::RecvTimeoutError::Timeout) => None,
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            }
-        } else {
-            match woken.recv() {
-                Ok(event) => event,
+            },
+            None => match woken.recv() {
+                Ok(event) => Some(event),
                 Err(_) => break,
+            },
+        };
+        tx.handle_timeout(start.elapsed());
+        let Some(event) = event else {
+            if stdin_done && !closing {
+                let _ = tx.close(CloseCode::NORMAL, "");
+                closing = true;
             }
+            tcp.write_all(&tx.take_outbound())?;
+            continue;
         };
         match event {
             Wake::Line(line) => {
