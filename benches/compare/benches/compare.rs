@@ -645,19 +645,18 @@ fn text_frames(bytes: &[u8], pieces: usize) -> Vec<u8> {
     out
 }
 
-/// Whether each implementation rejects `input` (invalid text): (sockless, tungstenite,
-/// fastwebsockets).
-fn rejects(input: &[u8], rt: &Runtime) -> (bool, bool, bool) {
+/// Whether each implementation rejects `input` (invalid text): (sockless, sockless
+/// borrowed, tungstenite, fastwebsockets).
+fn rejects(input: &[u8], rt: &Runtime) -> (bool, bool, bool, bool) {
     let mut conn = Connection::open(Role::Server, Config::default());
     let sockless = sockless_pass(&mut conn, input, |_, _| {}).is_err();
+    let mut conn = Connection::open(Role::Server, Config::default());
+    let borrowed = sockless_borrowed_pass(&mut conn, input, |_, _| {}).is_err();
     let mut ws = tungstenite::WebSocket::from_raw_socket(Wire::once(input), TungRole::Server, None);
     let tungstenite = tungstenite_pass(&mut ws, 1, |_, _| {}).is_err();
-    let mut ws = fws::FragmentCollector::new(fws::WebSocket::after_handshake(
-        Wire::once(input),
-        fws::Role::Server,
-    ));
+    let mut ws = fastwebsockets_reader(Wire::once(input));
     let fastwebsockets = fastwebsockets_pass(rt, &mut ws, 1, |_, _| {}).is_err();
-    (sockless, tungstenite, fastwebsockets)
+    (sockless, borrowed, tungstenite, fastwebsockets)
 }
 
 fn text(c: &mut Criterion) {
@@ -678,8 +677,9 @@ fn text(c: &mut Criterion) {
         broken[MIB / 2 + 1] = 0xff;
         assert_eq!(
             rejects(&text_frames(&broken, pieces), &rt),
-            (true, true, true),
-            "{label}: invalid UTF-8 accepted by (sockless, tungstenite, fastwebsockets)"
+            (true, true, true, true),
+            "{label}: invalid UTF-8 accepted by \
+             (sockless, sockless_borrowed, tungstenite, fastwebsockets)"
         );
 
         let mut seen = 0;
@@ -688,6 +688,15 @@ fn text(c: &mut Criterion) {
             &mut conn,
             &input,
             comparer("sockless", Kind::Text, bytes, &mut seen),
+        )
+        .expect("valid text");
+        assert_eq!(seen, 1);
+        let mut seen = 0;
+        let mut conn = Connection::open(Role::Server, Config::default());
+        sockless_borrowed_pass(
+            &mut conn,
+            &input,
+            comparer("sockless_borrowed", Kind::Text, bytes, &mut seen),
         )
         .expect("valid text");
         assert_eq!(seen, 1);
@@ -727,6 +736,21 @@ fn text(c: &mut Criterion) {
             })
         });
 
+        let mut conn = Connection::open(Role::Server, Config::default());
+        g.bench_function(BenchmarkId::new("sockless_borrowed", label), |b| {
+            b.iter(|| {
+                let mut tally = (0, 0);
+                sockless_borrowed_pass(
+                    &mut conn,
+                    black_box(&input),
+                    counter(Kind::Text, &mut tally),
+                )
+                .expect("valid text");
+                assert_eq!(tally, expected);
+                tally
+            })
+        });
+
         let mut ws =
             tungstenite::WebSocket::from_raw_socket(Wire::looping(&input), TungRole::Server, None);
         g.bench_function(BenchmarkId::new("tungstenite", label), |b| {
@@ -750,8 +774,22 @@ fn text(c: &mut Criterion) {
             })
         });
     }
+    // Validation alone on the same 1 MiB: the standard library's, and simdutf8's (the
+    // target is text at simdutf8's speed). Its `basic` API: a yes or no, as a receiver
+    // needs, which is its fastest.
+    let mut broken = bytes.to_vec();
+    broken[MIB / 2 + 1] = 0xff;
+    assert!(simdutf8::basic::from_utf8(&broken).is_err());
+    assert!(core::str::from_utf8(&broken).is_err());
     g.bench_function(BenchmarkId::new("from_utf8", "1MiB"), |b| {
         b.iter(|| core::str::from_utf8(black_box(bytes)).expect("valid").len())
+    });
+    g.bench_function(BenchmarkId::new("simdutf8", "1MiB"), |b| {
+        b.iter(|| {
+            simdutf8::basic::from_utf8(black_box(bytes))
+                .expect("valid")
+                .len()
+        })
     });
     g.finish();
 }
