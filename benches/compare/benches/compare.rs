@@ -1,7 +1,9 @@
 //! The same in-memory workloads through sockless, tungstenite and fastwebsockets, each next to
-//! a floor (`memcpy`, `core::str::from_utf8`, the accept key alone) measured on the same
-//! bytes: receiving masked client frames as a server, receiving text, sending frames, and
-//! the server's opening handshake. `benches/compare/README.md` has a run's results.
+//! floors measured on the same bytes in the same run: receiving masked client frames as a
+//! server, receiving text, sending frames, and the server's opening handshake. The floors are
+//! a deliberately minimal codec ([`floor`]: header, unmask, payload out; header, mask,
+//! payload in), `memcpy`, `core::str::from_utf8` and simdutf8 on the text, and the accept
+//! key alone; ratios are only ever taken between rows of one run (`report.py`).
 //!
 //! Fairness rules, kept by every group:
 //! - Input arrives the way a socket hands it over: copied once into the implementation, at
@@ -32,15 +34,17 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use criterion::measurement::WallTime;
 use criterion::{
     BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group,
     criterion_main,
 };
 use fastwebsockets as fws;
+use rand_core::{Rng, SeedableRng};
 use sockless::handshake::{Accept, accept_key};
 use sockless::{Config, Connection, Event, Message, Role};
+use sockless_compare::floor;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::runtime::Runtime;
 use tungstenite::protocol::Role as TungRole;
@@ -416,6 +420,37 @@ fn fastwebsockets_pass(
     })
 }
 
+/// The kind of a data frame's opcode, for the floor, which leaves opcodes to its caller.
+fn floor_kind(fin: bool, opcode: u8) -> Kind {
+    assert!(fin, "floor: a non-final frame came out");
+    match opcode {
+        OP_TEXT => Kind::Text,
+        OP_BINARY => Kind::Binary,
+        other => panic!("floor: unexpected opcode {other:#x}"),
+    }
+}
+
+/// The floor codec: the input in 64 KiB reads, as sockless gets it, each frame's payload
+/// split off as `Bytes` (the owned variant, to set against `poll_event`).
+fn floor_pass(dec: &mut floor::Decoder, input: &[u8], mut each: impl FnMut(Kind, &[u8])) {
+    for read in input.chunks(READ) {
+        dec.receive(read);
+        while let Some(frame) = dec.poll().expect("a length that fits") {
+            each(floor_kind(frame.fin, frame.opcode), &frame.payload);
+        }
+    }
+}
+
+/// The floor codec with payloads lent from its buffer (to set against `poll_borrowed`).
+fn floor_borrowed_pass(dec: &mut floor::Decoder, input: &[u8], mut each: impl FnMut(Kind, &[u8])) {
+    for read in input.chunks(READ) {
+        dec.receive(read);
+        while let Some(frame) = dec.poll_borrowed().expect("a length that fits") {
+            each(floor_kind(frame.fin, frame.opcode), frame.payload);
+        }
+    }
+}
+
 /// Counts messages and payload bytes, asserting the kind: the check of every timed pass.
 fn counter(kind: Kind, tally: &mut (usize, usize)) -> impl FnMut(Kind, &[u8]) + '_ {
     move |k, payload| {
@@ -526,6 +561,22 @@ fn receive_case(
     .expect("fastwebsockets accepts the frames");
     assert_eq!(seen, count, "fastwebsockets: message count");
 
+    let mut seen = 0;
+    floor_pass(
+        &mut floor::Decoder::new(),
+        input,
+        comparer("floor", Kind::Binary, payload, &mut seen),
+    );
+    assert_eq!(seen, count, "floor: message count");
+
+    let mut seen = 0;
+    floor_borrowed_pass(
+        &mut floor::Decoder::new(),
+        input,
+        comparer("floor_borrowed", Kind::Binary, payload, &mut seen),
+    );
+    assert_eq!(seen, count, "floor_borrowed: message count");
+
     // Timed: the connections live across iterations, as on a long-lived socket.
     let mut conn = Connection::open(Role::Server, Config::default());
     g.bench_function(BenchmarkId::new("sockless", label), |b| {
@@ -575,6 +626,34 @@ fn receive_case(
             let mut tally = (0, 0);
             fastwebsockets_pass(&rt, &mut ws, count, counter(Kind::Binary, &mut tally))
                 .expect("valid frames");
+            assert_eq!(tally, expected);
+            tally
+        })
+    });
+
+    let mut dec = floor::Decoder::new();
+    g.bench_function(BenchmarkId::new("floor", label), |b| {
+        b.iter(|| {
+            let mut tally = (0, 0);
+            floor_pass(
+                &mut dec,
+                black_box(input),
+                counter(Kind::Binary, &mut tally),
+            );
+            assert_eq!(tally, expected);
+            tally
+        })
+    });
+
+    let mut dec = floor::Decoder::new();
+    g.bench_function(BenchmarkId::new("floor_borrowed", label), |b| {
+        b.iter(|| {
+            let mut tally = (0, 0);
+            floor_borrowed_pass(
+                &mut dec,
+                black_box(input),
+                counter(Kind::Binary, &mut tally),
+            );
             assert_eq!(tally, expected);
             tally
         })
@@ -806,14 +885,12 @@ fn send_case(
     payload: &[u8],
     count: usize,
 ) {
+    // An equality test rather than a match: `Role` may grow `#[non_exhaustive]`.
     let masked = role == Role::Client;
-    let tung_role = match role {
-        Role::Client => TungRole::Client,
-        Role::Server => TungRole::Server,
-    };
-    let fws_role = match role {
-        Role::Client => fws::Role::Client,
-        Role::Server => fws::Role::Server,
+    let (tung_role, fws_role) = if masked {
+        (TungRole::Client, fws::Role::Client)
+    } else {
+        (TungRole::Server, fws::Role::Server)
     };
     let rt = runtime();
     // tungstenite's messages own their payload as `Bytes`; a clone is a reference count, the
@@ -840,6 +917,12 @@ fn send_case(
             }
         })
     };
+    let floor_batch = |sender: &mut FloorSender| {
+        for _ in 0..count {
+            let key = sender.rng.as_mut().map(|rng| rng.next_u32().to_ne_bytes());
+            floor::encode(&mut sender.out, true, OP_BINARY, black_box(payload), key);
+        }
+    };
 
     // Checked first: one batch of each, parsed back frame by frame.
     let mut conn = Connection::open(role, Config::default());
@@ -857,6 +940,9 @@ fn send_case(
         payload,
         masked,
     );
+    let mut sender = FloorSender::new(masked);
+    floor_batch(&mut sender);
+    check_sent("floor", &sender.out, count, payload, masked);
 
     // The wire size of one batch (a client adds a 4-byte key per frame), for throughput and
     // to check every timed batch against.
@@ -900,6 +986,35 @@ fn send_case(
             assert_eq!(written.get() - before, wire);
         })
     });
+
+    let mut sender = FloorSender::new(masked);
+    g.bench_function(BenchmarkId::new("floor", label), |b| {
+        b.iter(|| {
+            floor_batch(&mut sender);
+            let n = sender.out.len();
+            assert_eq!(n as u64, wire);
+            // Taken by the transport, as `advance_outbound(n)` is for sockless.
+            sender.out.clear();
+            n
+        })
+    });
+}
+
+/// The floor's sending side: an output buffer, and for a client the masking keys' source.
+struct FloorSender {
+    out: BytesMut,
+    /// ChaCha12, as sockless's default `SystemRng` (seeded here with a constant: the keys'
+    /// cost is what is measured, not their secrecy).
+    rng: Option<chacha20::ChaCha12Rng>,
+}
+
+impl FloorSender {
+    fn new(client: bool) -> FloorSender {
+        FloorSender {
+            out: BytesMut::new(),
+            rng: client.then(|| chacha20::ChaCha12Rng::from_seed([7; 32])),
+        }
+    }
 }
 
 fn send(c: &mut Criterion) {
