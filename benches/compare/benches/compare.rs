@@ -42,7 +42,7 @@ use criterion::{
 };
 use fastwebsockets as fws;
 use rand_core::{Rng, SeedableRng};
-use sockless::handshake::{Accept, accept_key};
+use sockless::handshake::Accept;
 use sockless::{Config, Connection, Event, Message, Role};
 use sockless_compare::floor;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -1053,6 +1053,22 @@ Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\
 
 const CLIENT_KEY: &[u8] = b"dGhlIHNhbXBsZSBub25jZQ==";
 const EXPECTED_ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+
+/// `Sec-WebSocket-Accept` for `key` (RFC 6455 §4.2.2): base64 of SHA-1 of the key and the
+/// GUID, with the SHA-1 and base64 crates sockless itself uses, so that the row measures the
+/// least a server's handshake must compute, written here because sockless's own function is
+/// not part of the API this package may rely on.
+fn accept_key(key: &[u8]) -> [u8; 28] {
+    use base64::Engine as _;
+    let mut sha = sha1_smol::Sha1::new();
+    sha.update(key);
+    sha.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
+    let mut out = [0u8; 28];
+    base64::engine::general_purpose::STANDARD
+        .encode_slice(sha.digest().bytes(), &mut out)
+        .expect("20 bytes encode to 28 base64 characters");
+    out
+}
 
 /// sockless: a server connection from scratch to the queued 101 response.
 fn sockless_handshake(request: &[u8]) -> usize {
