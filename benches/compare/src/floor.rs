@@ -12,10 +12,13 @@
 //! read buffer) and hands a frame's payload out either as [`Bytes`] split off that buffer
 //! ([`Decoder::poll`]) or as a slice lent from it ([`Decoder::poll_borrowed`]). The encoder
 //! ([`encode`]) appends one frame to a [`BytesMut`]. Unmasking is a plain loop over `u64`
-//! words in safe Rust, which the compiler vectorises; nothing here is tuned further, so that
-//! the floor stays what a careful first version would be.
+//! words in safe Rust, which the compiler vectorises (SSE2 on the default x86-64 target).
+//! Two choices keep the floor from losing time to things that are not protocol work: an
+//! empty buffer starts over at the front of its allocation, and headers are appended in
+//! pieces of fixed size. Nothing else is tuned, so that the floor stays what a careful first
+//! version would be.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 /// The longest frame header: 2 bytes, a 64-bit length, a 4-byte masking key.
 pub const MAX_HEADER: usize = 14;
@@ -130,6 +133,14 @@ impl Decoder {
     /// Copies one read's bytes in.
     pub fn receive(&mut self, data: &[u8]) {
         self.release();
+        if self.buf.is_empty() {
+            // Start over at the front of the allocation when nothing else holds it (asking
+            // for one byte more than is left behind the last frame makes `BytesMut` reclaim
+            // all of it). Without this, a large frame that starts where the last one ended
+            // runs past the allocation's end and is copied forward or reallocated as it
+            // arrives, on every frame.
+            let _ = self.buf.try_reclaim(self.buf.capacity() + 1);
+        }
         self.buf.extend_from_slice(data);
     }
 
@@ -184,29 +195,33 @@ impl Decoder {
 
 /// Appends one frame to `out`: masked with `key` (a client's frame) or not (a server's).
 /// `opcode` is written as given; `payload` may be of any length.
+#[inline]
 pub fn encode(out: &mut BytesMut, fin: bool, opcode: u8, payload: &[u8], key: Option<[u8; 4]>) {
-    out.reserve(MAX_HEADER + payload.len());
-    out.put_u8((u8::from(fin) << 7) | (opcode & 0x0f));
+    let b0 = (u8::from(fin) << 7) | (opcode & 0x0f);
     let mask_bit = if key.is_some() { 0x80 } else { 0 };
     let len = payload.len();
+    out.reserve(MAX_HEADER + len);
+    // Each piece of the header is appended whole, at a size the compiler sees, so that it
+    // becomes one store. (Assembling the header byte by byte in a stack array and copying
+    // it out as one load made the CPU wait on store-to-load forwarding: most of the time
+    // of a 16-byte frame, as measured.)
     if len < 126 {
-        out.put_u8(mask_bit | len as u8);
+        out.extend_from_slice(&[b0, mask_bit | len as u8]);
     } else if let Ok(len) = u16::try_from(len) {
-        out.put_u8(mask_bit | 126);
-        out.put_u16(len);
+        out.extend_from_slice(&[b0, mask_bit | 126]);
+        out.extend_from_slice(&len.to_be_bytes());
     } else {
-        out.put_u8(mask_bit | 127);
-        out.put_u64(len as u64);
+        out.extend_from_slice(&[b0, mask_bit | 127]);
+        out.extend_from_slice(&(len as u64).to_be_bytes());
     }
-    match key {
-        None => out.extend_from_slice(payload),
-        Some(key) => {
-            out.extend_from_slice(&key);
-            let start = out.len();
-            out.extend_from_slice(payload);
-            // Copy, then mask in place: two passes over bytes still in cache, kept simple.
-            unmask(&mut out[start..], key);
-        }
+    if let Some(key) = key {
+        out.extend_from_slice(&key);
+    }
+    let start = out.len();
+    out.extend_from_slice(payload);
+    if let Some(key) = key {
+        // Copy, then mask in place: a second pass over bytes still in cache, kept simple.
+        unmask(&mut out[start..], key);
     }
 }
 
