@@ -1,7 +1,9 @@
 //! The same in-memory workloads through sockless, tungstenite and fastwebsockets, each next to
-//! a floor (`memcpy`, `core::str::from_utf8`, the accept key alone) measured on the same
-//! bytes: receiving masked client frames as a server, receiving text, sending frames, and
-//! the server's opening handshake. `benches/compare/README.md` has a run's results.
+//! floors measured on the same bytes in the same run: receiving masked client frames as a
+//! server, receiving text, sending frames, and the server's opening handshake. The floors are
+//! a deliberately minimal codec ([`floor`]: header, unmask, payload out; header, mask,
+//! payload in), `memcpy`, `core::str::from_utf8` and simdutf8 on the text, and the accept
+//! key alone; ratios are only ever taken between rows of one run (`report.py`).
 //!
 //! Fairness rules, kept by every group:
 //! - Input arrives the way a socket hands it over: copied once into the implementation, at
@@ -13,12 +15,16 @@
 //! - Output goes to a sink that takes every byte at once ([`Wire`] for the peers,
 //!   `advance_outbound` for sockless): what is measured is the work until the bytes are ready
 //!   for the transport, not a copy into a socket.
-//! - Each implementation runs with its default configuration, through its usual API, in
-//!   its fastest path that still does the whole job.
+//! - Each implementation runs with its default configuration, through the read path its
+//!   users get by default: sockless's `poll_event` (and `poll_borrowed`, its lending
+//!   variant), tungstenite's `WebSocket::read` over a `std::io::Read`, fastwebsockets'
+//!   `FragmentCollector::read_frame` (the reader of its upgrade and client examples, and its
+//!   only one that yields whole messages with their text checked, as the others do).
 //! - Before anything is timed, each implementation's output is checked byte for byte against
 //!   what the workload must give (payloads compared, messages counted, invalid UTF-8
 //!   rejected, sent frames parsed back by an independent parser in this file); every timed
-//!   pass also asserts its message and byte counts.
+//!   pass also asserts its message and byte counts, so that a broken decoder fails the bench
+//!   instead of speeding it up.
 
 use std::cell::Cell;
 use std::hint::black_box;
@@ -28,15 +34,17 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use criterion::measurement::WallTime;
 use criterion::{
     BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group,
     criterion_main,
 };
 use fastwebsockets as fws;
-use sockless::handshake::{Accept, accept_key};
+use rand_core::{Rng, SeedableRng};
+use sockless::handshake::Accept;
 use sockless::{Config, Connection, Event, Message, Role};
+use sockless_compare::floor;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::runtime::Runtime;
 use tungstenite::protocol::Role as TungRole;
@@ -380,34 +388,27 @@ fn tungstenite_pass(
     Ok(())
 }
 
-/// fastwebsockets' two readers: the bare `WebSocket` (frames; text checked only in final
-/// frames) and the `FragmentCollector` (messages, text checked across fragments).
-trait FwsReader {
-    async fn next(&mut self) -> Result<fws::Frame<'static>, fws::WebSocketError>;
-}
-
-impl FwsReader for fws::WebSocket<Wire<'_>> {
-    async fn next(&mut self) -> Result<fws::Frame<'static>, fws::WebSocketError> {
-        self.read_frame().await
-    }
-}
-
-impl FwsReader for fws::FragmentCollector<Wire<'_>> {
-    async fn next(&mut self) -> Result<fws::Frame<'static>, fws::WebSocketError> {
-        self.read_frame().await
-    }
+/// fastwebsockets' message reader: a `FragmentCollector` around a server `WebSocket`.
+///
+/// The collector, not the bare `WebSocket`, because it is what fastwebsockets' own upgrade
+/// and client examples read with, and the one of its readers that gives what sockless and
+/// tungstenite give: whole messages, text checked across fragments (the bare `WebSocket`
+/// hands out fragments and checks the UTF-8 of final frames only). On final frames it adds
+/// almost nothing to the bare reader: it hands each frame through.
+fn fastwebsockets_reader(wire: Wire<'_>) -> fws::FragmentCollector<Wire<'_>> {
+    fws::FragmentCollector::new(fws::WebSocket::after_handshake(wire, fws::Role::Server))
 }
 
 /// fastwebsockets: `messages` calls to `read_frame`, under one `block_on`.
 fn fastwebsockets_pass(
     rt: &Runtime,
-    ws: &mut impl FwsReader,
+    ws: &mut fws::FragmentCollector<Wire<'_>>,
     messages: usize,
     mut each: impl FnMut(Kind, &[u8]),
 ) -> Result<(), fws::WebSocketError> {
     rt.block_on(async {
         for _ in 0..messages {
-            let frame = ws.next().await?;
+            let frame = ws.read_frame().await?;
             assert!(frame.fin, "fastwebsockets: a non-final frame came out");
             match frame.opcode {
                 fws::OpCode::Binary => each(Kind::Binary, &frame.payload),
@@ -417,6 +418,37 @@ fn fastwebsockets_pass(
         }
         Ok(())
     })
+}
+
+/// The kind of a data frame's opcode, for the floor, which leaves opcodes to its caller.
+fn floor_kind(fin: bool, opcode: u8) -> Kind {
+    assert!(fin, "floor: a non-final frame came out");
+    match opcode {
+        OP_TEXT => Kind::Text,
+        OP_BINARY => Kind::Binary,
+        other => panic!("floor: unexpected opcode {other:#x}"),
+    }
+}
+
+/// The floor codec: the input in 64 KiB reads, as sockless gets it, each frame's payload
+/// split off as `Bytes` (the owned variant, to set against `poll_event`).
+fn floor_pass(dec: &mut floor::Decoder, input: &[u8], mut each: impl FnMut(Kind, &[u8])) {
+    for read in input.chunks(READ) {
+        dec.receive(read);
+        while let Some(frame) = dec.poll().expect("a length that fits") {
+            each(floor_kind(frame.fin, frame.opcode), &frame.payload);
+        }
+    }
+}
+
+/// The floor codec with payloads lent from its buffer (to set against `poll_borrowed`).
+fn floor_borrowed_pass(dec: &mut floor::Decoder, input: &[u8], mut each: impl FnMut(Kind, &[u8])) {
+    for read in input.chunks(READ) {
+        dec.receive(read);
+        while let Some(frame) = dec.poll_borrowed().expect("a length that fits") {
+            each(floor_kind(frame.fin, frame.opcode), frame.payload);
+        }
+    }
 }
 
 /// Counts messages and payload bytes, asserting the kind: the check of every timed pass.
@@ -519,7 +551,7 @@ fn receive_case(
     assert_eq!(seen, count, "tungstenite: message count");
 
     let mut seen = 0;
-    let mut ws = fws::WebSocket::after_handshake(Wire::looping(input), fws::Role::Server);
+    let mut ws = fastwebsockets_reader(Wire::looping(input));
     fastwebsockets_pass(
         &rt,
         &mut ws,
@@ -528,6 +560,22 @@ fn receive_case(
     )
     .expect("fastwebsockets accepts the frames");
     assert_eq!(seen, count, "fastwebsockets: message count");
+
+    let mut seen = 0;
+    floor_pass(
+        &mut floor::Decoder::new(),
+        input,
+        comparer("floor", Kind::Binary, payload, &mut seen),
+    );
+    assert_eq!(seen, count, "floor: message count");
+
+    let mut seen = 0;
+    floor_borrowed_pass(
+        &mut floor::Decoder::new(),
+        input,
+        comparer("floor_borrowed", Kind::Binary, payload, &mut seen),
+    );
+    assert_eq!(seen, count, "floor_borrowed: message count");
 
     // Timed: the connections live across iterations, as on a long-lived socket.
     let mut conn = Connection::open(Role::Server, Config::default());
@@ -572,13 +620,40 @@ fn receive_case(
         })
     });
 
-    // All frames are final: the bare WebSocket is fastwebsockets' fastest complete path.
-    let mut ws = fws::WebSocket::after_handshake(Wire::looping(input), fws::Role::Server);
+    let mut ws = fastwebsockets_reader(Wire::looping(input));
     g.bench_function(BenchmarkId::new("fastwebsockets", label), |b| {
         b.iter(|| {
             let mut tally = (0, 0);
             fastwebsockets_pass(&rt, &mut ws, count, counter(Kind::Binary, &mut tally))
                 .expect("valid frames");
+            assert_eq!(tally, expected);
+            tally
+        })
+    });
+
+    let mut dec = floor::Decoder::new();
+    g.bench_function(BenchmarkId::new("floor", label), |b| {
+        b.iter(|| {
+            let mut tally = (0, 0);
+            floor_pass(
+                &mut dec,
+                black_box(input),
+                counter(Kind::Binary, &mut tally),
+            );
+            assert_eq!(tally, expected);
+            tally
+        })
+    });
+
+    let mut dec = floor::Decoder::new();
+    g.bench_function(BenchmarkId::new("floor_borrowed", label), |b| {
+        b.iter(|| {
+            let mut tally = (0, 0);
+            floor_borrowed_pass(
+                &mut dec,
+                black_box(input),
+                counter(Kind::Binary, &mut tally),
+            );
             assert_eq!(tally, expected);
             tally
         })
@@ -649,19 +724,18 @@ fn text_frames(bytes: &[u8], pieces: usize) -> Vec<u8> {
     out
 }
 
-/// Whether each implementation rejects `input` (invalid text): (sockless, tungstenite,
-/// fastwebsockets).
-fn rejects(input: &[u8], rt: &Runtime) -> (bool, bool, bool) {
+/// Whether each implementation rejects `input` (invalid text): (sockless, sockless
+/// borrowed, tungstenite, fastwebsockets).
+fn rejects(input: &[u8], rt: &Runtime) -> (bool, bool, bool, bool) {
     let mut conn = Connection::open(Role::Server, Config::default());
     let sockless = sockless_pass(&mut conn, input, |_, _| {}).is_err();
+    let mut conn = Connection::open(Role::Server, Config::default());
+    let borrowed = sockless_borrowed_pass(&mut conn, input, |_, _| {}).is_err();
     let mut ws = tungstenite::WebSocket::from_raw_socket(Wire::once(input), TungRole::Server, None);
     let tungstenite = tungstenite_pass(&mut ws, 1, |_, _| {}).is_err();
-    let mut ws = fws::FragmentCollector::new(fws::WebSocket::after_handshake(
-        Wire::once(input),
-        fws::Role::Server,
-    ));
+    let mut ws = fastwebsockets_reader(Wire::once(input));
     let fastwebsockets = fastwebsockets_pass(rt, &mut ws, 1, |_, _| {}).is_err();
-    (sockless, tungstenite, fastwebsockets)
+    (sockless, borrowed, tungstenite, fastwebsockets)
 }
 
 fn text(c: &mut Criterion) {
@@ -682,8 +756,9 @@ fn text(c: &mut Criterion) {
         broken[MIB / 2 + 1] = 0xff;
         assert_eq!(
             rejects(&text_frames(&broken, pieces), &rt),
-            (true, true, true),
-            "{label}: invalid UTF-8 accepted by (sockless, tungstenite, fastwebsockets)"
+            (true, true, true, true),
+            "{label}: invalid UTF-8 accepted by \
+             (sockless, sockless_borrowed, tungstenite, fastwebsockets)"
         );
 
         let mut seen = 0;
@@ -692,6 +767,15 @@ fn text(c: &mut Criterion) {
             &mut conn,
             &input,
             comparer("sockless", Kind::Text, bytes, &mut seen),
+        )
+        .expect("valid text");
+        assert_eq!(seen, 1);
+        let mut seen = 0;
+        let mut conn = Connection::open(Role::Server, Config::default());
+        sockless_borrowed_pass(
+            &mut conn,
+            &input,
+            comparer("sockless_borrowed", Kind::Text, bytes, &mut seen),
         )
         .expect("valid text");
         assert_eq!(seen, 1);
@@ -706,10 +790,7 @@ fn text(c: &mut Criterion) {
         .expect("valid text");
         assert_eq!(seen, 1);
         let mut seen = 0;
-        let mut ws = fws::FragmentCollector::new(fws::WebSocket::after_handshake(
-            Wire::looping(&input),
-            fws::Role::Server,
-        ));
+        let mut ws = fastwebsockets_reader(Wire::looping(&input));
         fastwebsockets_pass(
             &rt,
             &mut ws,
@@ -734,6 +815,21 @@ fn text(c: &mut Criterion) {
             })
         });
 
+        let mut conn = Connection::open(Role::Server, Config::default());
+        g.bench_function(BenchmarkId::new("sockless_borrowed", label), |b| {
+            b.iter(|| {
+                let mut tally = (0, 0);
+                sockless_borrowed_pass(
+                    &mut conn,
+                    black_box(&input),
+                    counter(Kind::Text, &mut tally),
+                )
+                .expect("valid text");
+                assert_eq!(tally, expected);
+                tally
+            })
+        });
+
         let mut ws =
             tungstenite::WebSocket::from_raw_socket(Wire::looping(&input), TungRole::Server, None);
         g.bench_function(BenchmarkId::new("tungstenite", label), |b| {
@@ -746,10 +842,7 @@ fn text(c: &mut Criterion) {
         });
 
         // The collector: the bare WebSocket would not check fragmented text at all.
-        let mut ws = fws::FragmentCollector::new(fws::WebSocket::after_handshake(
-            Wire::looping(&input),
-            fws::Role::Server,
-        ));
+        let mut ws = fastwebsockets_reader(Wire::looping(&input));
         g.bench_function(BenchmarkId::new("fastwebsockets", label), |b| {
             b.iter(|| {
                 let mut tally = (0, 0);
@@ -760,8 +853,22 @@ fn text(c: &mut Criterion) {
             })
         });
     }
+    // Validation alone on the same 1 MiB: the standard library's, and simdutf8's (the
+    // target is text at simdutf8's speed). Its `basic` API: a yes or no, as a receiver
+    // needs, which is its fastest.
+    let mut broken = bytes.to_vec();
+    broken[MIB / 2 + 1] = 0xff;
+    assert!(simdutf8::basic::from_utf8(&broken).is_err());
+    assert!(core::str::from_utf8(&broken).is_err());
     g.bench_function(BenchmarkId::new("from_utf8", "1MiB"), |b| {
         b.iter(|| core::str::from_utf8(black_box(bytes)).expect("valid").len())
+    });
+    g.bench_function(BenchmarkId::new("simdutf8", "1MiB"), |b| {
+        b.iter(|| {
+            simdutf8::basic::from_utf8(black_box(bytes))
+                .expect("valid")
+                .len()
+        })
     });
     g.finish();
 }
@@ -778,14 +885,12 @@ fn send_case(
     payload: &[u8],
     count: usize,
 ) {
+    // An equality test rather than a match: `Role` may grow `#[non_exhaustive]`.
     let masked = role == Role::Client;
-    let tung_role = match role {
-        Role::Client => TungRole::Client,
-        Role::Server => TungRole::Server,
-    };
-    let fws_role = match role {
-        Role::Client => fws::Role::Client,
-        Role::Server => fws::Role::Server,
+    let (tung_role, fws_role) = if masked {
+        (TungRole::Client, fws::Role::Client)
+    } else {
+        (TungRole::Server, fws::Role::Server)
     };
     let rt = runtime();
     // tungstenite's messages own their payload as `Bytes`; a clone is a reference count, the
@@ -812,6 +917,12 @@ fn send_case(
             }
         })
     };
+    let floor_batch = |sender: &mut FloorSender| {
+        for _ in 0..count {
+            let key = sender.rng.as_mut().map(|rng| rng.next_u32().to_ne_bytes());
+            floor::encode(&mut sender.out, true, OP_BINARY, black_box(payload), key);
+        }
+    };
 
     // Checked first: one batch of each, parsed back frame by frame.
     let mut conn = Connection::open(role, Config::default());
@@ -829,6 +940,9 @@ fn send_case(
         payload,
         masked,
     );
+    let mut sender = FloorSender::new(masked);
+    floor_batch(&mut sender);
+    check_sent("floor", &sender.out, count, payload, masked);
 
     // The wire size of one batch (a client adds a 4-byte key per frame), for throughput and
     // to check every timed batch against.
@@ -872,6 +986,35 @@ fn send_case(
             assert_eq!(written.get() - before, wire);
         })
     });
+
+    let mut sender = FloorSender::new(masked);
+    g.bench_function(BenchmarkId::new("floor", label), |b| {
+        b.iter(|| {
+            floor_batch(&mut sender);
+            let n = sender.out.len();
+            assert_eq!(n as u64, wire);
+            // Taken by the transport, as `advance_outbound(n)` is for sockless.
+            sender.out.clear();
+            n
+        })
+    });
+}
+
+/// The floor's sending side: an output buffer, and for a client the masking keys' source.
+struct FloorSender {
+    out: BytesMut,
+    /// ChaCha12, as sockless's default `SystemRng` (seeded here with a constant: the keys'
+    /// cost is what is measured, not their secrecy).
+    rng: Option<chacha20::ChaCha12Rng>,
+}
+
+impl FloorSender {
+    fn new(client: bool) -> FloorSender {
+        FloorSender {
+            out: BytesMut::new(),
+            rng: client.then(|| chacha20::ChaCha12Rng::from_seed([7; 32])),
+        }
+    }
 }
 
 fn send(c: &mut Criterion) {
@@ -910,6 +1053,22 @@ Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\
 
 const CLIENT_KEY: &[u8] = b"dGhlIHNhbXBsZSBub25jZQ==";
 const EXPECTED_ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+
+/// `Sec-WebSocket-Accept` for `key` (RFC 6455 §4.2.2): base64 of SHA-1 of the key and the
+/// GUID, with the SHA-1 and base64 crates sockless itself uses, so that the row measures the
+/// least a server's handshake must compute, written here because sockless's own function is
+/// not part of the API this package may rely on.
+fn accept_key(key: &[u8]) -> [u8; 28] {
+    use base64::Engine as _;
+    let mut sha = sha1_smol::Sha1::new();
+    sha.update(key);
+    sha.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
+    let mut out = [0u8; 28];
+    base64::engine::general_purpose::STANDARD
+        .encode_slice(sha.digest().bytes(), &mut out)
+        .expect("20 bytes encode to 28 base64 characters");
+    out
+}
 
 /// sockless: a server connection from scratch to the queued 101 response.
 fn sockless_handshake(request: &[u8]) -> usize {
