@@ -41,7 +41,9 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
     stream.set_nodelay(true)?;
     let start = Instant::now();
     let mut ws = Connection::server(config());
-    let mut buf = vec![0u8; 256 * 1024];
+    // A thread per connection keeps this for the connection's life: small, so that an idle
+    // connection costs little more than its thread.
+    let mut buf = vec![0u8; 16 * 1024];
     loop {
         if let Err(e) = handle_events(&mut ws) {
             // The close frame or HTTP error response it owes the client is queued.

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The loopback soak: starts both example servers (echo_server, tokio_echo) and runs hostile
+# clients against each (scripts/hostile.py): a ping flood that never reads (RSS growth
+# bounded), a slowloris batch (every connection closed by the handshake deadline), header
+# bombs (431), and idle connections (RSS per connection, bounded for tokio_echo).
+#
+#   bash scripts/soak.sh [FLOOD_SECONDS]      # default 15
+#
+# Everything stays on 127.0.0.1 and stops by itself. Exits non-zero on any failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+flood_seconds=${1:-15}
+
+cargo build --release --example echo_server --example tokio_echo 2>&1 | tail -n 1
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; }
+trap cleanup EXIT
+
+start() { # NAME PORT
+    "target/release/examples/$1" "127.0.0.1:$2" 2>/dev/null &
+    pids+=($!)
+    for _ in $(seq 50); do
+        python3 -c "import socket; socket.create_connection(('127.0.0.1', $2), 1).close()" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "soak: $1 did not start" >&2
+    return 1
+}
+
+failed=0
+check() { "$@" || failed=1; }
+ulimit -n 65536 2>/dev/null || true
+
+port=9331
+for server in echo_server tokio_echo; do
+    port=$((port + 1))
+    start "$server" "$port" || { failed=1; continue; }
+    pid=${pids[-1]}
+    echo "--- $server (pid $pid, 127.0.0.1:$port)"
+    check python3 scripts/hostile.py bomb "127.0.0.1:$port"
+    check python3 scripts/hostile.py flood "127.0.0.1:$port" "$pid" "$flood_seconds" 32
+    # The handshake timeout is 10 s: every connection must be gone by 12 s.
+    check python3 scripts/hostile.py slowloris "127.0.0.1:$port" 300 12
+    if [ "$server" = tokio_echo ]; then
+        check python3 scripts/hostile.py idle "127.0.0.1:$port" "$pid" 2000 4
+    else
+        check python3 scripts/hostile.py idle "127.0.0.1:$port" "$pid" 500
+    fi
+done
+if [ "$failed" -ne 0 ]; then
+    echo "soak: FAILED"
+    exit 1
+fi
+echo "soak: every check passed"
