@@ -50,11 +50,6 @@ const RETAINED_CAPACITY: usize = 64 * 1024;
 /// its vectored-write line at the same size).
 const SHARED_MIN: usize = 1024;
 
-/// A request head takes over the input buffer (no copy) if that pins at most this many
-/// bytes besides the head; an input buffer grown over several reads of a long head may
-/// hold more, and is copied from instead.
-const HEAD_SLACK: usize = 1024;
-
 /// Something the peer sent, or the connection concluded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -694,8 +689,9 @@ impl Connection {
             unreachable!("read_request runs in AwaitRequest")
         };
         match handshake::resume_request(scanner, &self.config.handshake_limits, &self.input) {
-            Ok(Some((checked, n))) => {
-                let request = Arc::new(checked.with_head(self.take_head(n)));
+            Ok(Some((request, n))) => {
+                self.input.advance(n);
+                let request = Arc::new(request);
                 self.phase = Phase::AwaitDecision(request.clone());
                 Ok(Some(Event::HandshakeRequest(request)))
             }
@@ -716,19 +712,6 @@ impl Connection {
                 Err(Error::Request(e))
             }
         }
-    }
-
-    /// The first `n` bytes of input, a request head, as a buffer of its own. When
-    /// the head fills the input buffer (a request read whole, the usual case)
-    /// the buffer itself is handed over instead of copied; a larger buffer is
-    /// copied from, so that a request the application keeps does not pin it.
-    fn take_head(&mut self, n: usize) -> Bytes {
-        if self.input.len() == n && self.input.capacity() <= n + HEAD_SLACK {
-            return core::mem::take(&mut self.input).freeze();
-        }
-        let head = Bytes::copy_from_slice(&self.input[..n]);
-        self.input.advance(n);
-        head
     }
 
     fn read_response(&mut self) -> Result<Option<Event>, Error> {

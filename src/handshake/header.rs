@@ -18,12 +18,8 @@ pub(crate) const AUTHORITY: u8 = 4;
 /// A base64 digit (RFC 4648 §4): letters, digits, `+` and `/`.
 pub(crate) const BASE64: u8 = 8;
 
-/// The classes above for each byte value, so that checking a header value is a
-/// table lookup per byte instead of a chain of comparisons.
-static CLASSES: [u8; 256] = CLASS_TABLE;
-
-/// [`CLASSES`] as a constant, for the tables built from it at compile time.
-pub(crate) const CLASS_TABLE: [u8; 256] = {
+/// The classes above for each byte value.
+static CLASSES: [u8; 256] = {
     let mut table = [0u8; 256];
     let mut b = 0x21;
     while b < 0x7f {
@@ -62,76 +58,14 @@ pub(crate) const CLASS_TABLE: [u8; 256] = {
     table
 };
 
-/// Whether every byte of `s` is in `class` (one of the constants above, a
-/// single bit). Folded without a branch per byte: the strings checked are
-/// short header parts that are nearly always valid.
-#[inline]
+/// Whether every byte of `s` is in `class` (one of the constants above).
 pub(crate) fn all_in(s: &[u8], class: u8) -> bool {
-    // The classes of eight bytes are combined as a tree, so that the lookups
-    // of a word wait on each other only at its end; the last word overlaps
-    // the one before it (a byte checked twice changes nothing).
-    fn word(w: &[u8; 8]) -> u8 {
-        let c = |i: usize| CLASSES[usize::from(w[i])];
-        ((c(0) & c(1)) & (c(2) & c(3))) & ((c(4) & c(5)) & (c(6) & c(7)))
-    }
-    let acc = match s.last_chunk::<8>() {
-        Some(last) => s
-            .as_chunks::<8>()
-            .0
-            .iter()
-            .fold(word(last), |acc, w| acc & word(w)),
-        None => s
-            .iter()
-            .fold(u8::MAX, |acc, &b| acc & CLASSES[usize::from(b)]),
-    };
-    acc & class != 0
+    s.iter().all(|&b| CLASSES[usize::from(b)] & class != 0)
 }
 
 /// Whether `b` may appear in an HTTP token (`tchar`, RFC 7230 §3.2.6).
-#[inline]
 pub(crate) fn is_tchar(b: u8) -> bool {
     CLASSES[usize::from(b)] & TCHAR != 0
-}
-
-/// Whether `name` equals `lower`, a lowercase spelling of letters, digits and
-/// `-`, ignoring ASCII case. Exact for header names and values that passed
-/// httparse: setting bit 5 maps only `A-Z` onto `a-z`, and the other bytes it
-/// could map onto a digit or `-` are control characters httparse refuses.
-/// Compares eight (or four) bytes at a time, the last word overlapping the one
-/// before it, since the names compared are 4 to 24 long.
-#[inline(always)]
-pub(crate) fn eq_lowercase(name: &[u8], lower: &[u8]) -> bool {
-    let n = name.len();
-    if n != lower.len() {
-        return false;
-    }
-    if n >= 8 {
-        let mut at = 0;
-        while at + 8 < n {
-            if u64_at(name, at) | 0x2020_2020_2020_2020 != u64_at(lower, at) {
-                return false;
-            }
-            at += 8;
-        }
-        u64_at(name, n - 8) | 0x2020_2020_2020_2020 == u64_at(lower, n - 8)
-    } else if n >= 4 {
-        u32_at(name, 0) | 0x2020_2020 == u32_at(lower, 0)
-            && u32_at(name, n - 4) | 0x2020_2020 == u32_at(lower, n - 4)
-    } else {
-        name.iter().zip(lower).all(|(&x, &y)| x | 0x20 == y)
-    }
-}
-
-/// The eight bytes of `s` from `at` as a word; `s` holds them.
-#[inline(always)]
-fn u64_at(s: &[u8], at: usize) -> u64 {
-    s[at..at + 8].try_into().map_or(0, u64::from_le_bytes)
-}
-
-/// The four bytes of `s` from `at` as a word; `s` holds them.
-#[inline(always)]
-fn u32_at(s: &[u8], at: usize) -> u32 {
-    s[at..at + 4].try_into().map_or(0, u32::from_le_bytes)
 }
 
 /// Whether `s` is a non-empty HTTP token.
@@ -139,31 +73,10 @@ pub(crate) fn is_token(s: &[u8]) -> bool {
     !s.is_empty() && all_in(s, TCHAR)
 }
 
-/// Whether every element of the comma list `value` is a token, as
-/// `list_elements(value).all(is_token)` says, in one pass and without
-/// splitting: after a token's first byte, only whitespace may separate it from
-/// the next comma, and empty elements are skipped.
+/// Whether every element of the comma list `value` is a token (empty
+/// elements are skipped, RFC 7230 §7).
 pub(crate) fn is_token_list(value: &[u8]) -> bool {
-    /// Where in a list element the walk is.
-    #[derive(Clone, Copy, PartialEq, Eq)]
-    enum At {
-        /// Before the element's token (after the comma, or the start).
-        Before,
-        InToken,
-        /// In the whitespace after the token, before the next comma.
-        After,
-    }
-    let mut at = At::Before;
-    for &b in value {
-        at = match (b, at) {
-            (_, At::Before | At::InToken) if is_tchar(b) => At::InToken,
-            (b' ' | b'\t', At::Before) => At::Before,
-            (b' ' | b'\t', At::InToken | At::After) => At::After,
-            (b',', _) => At::Before,
-            _ => return false,
-        };
-    }
-    true
+    list_elements(value).all(is_token)
 }
 
 /// Whether `v` may be sent as a header value: no control characters other
@@ -563,84 +476,6 @@ mod tests {
             assert_eq!(all_in(&[b], AUTHORITY), authority, "{b:#x}");
             let base64 = b.is_ascii_alphanumeric() || b == b'+' || b == b'/';
             assert_eq!(all_in(&[b], BASE64), base64, "{b:#x}");
-        }
-    }
-
-    /// The word-wise check sees one stray byte at any position of a value of
-    /// any length, whether it falls in a whole word, the overlapping last
-    /// word, or a value shorter than a word.
-    #[test]
-    fn all_in_finds_one_stray_byte_anywhere() {
-        for len in 0..40 {
-            let value = vec![b'a'; len];
-            assert!(all_in(&value, TCHAR), "{len}");
-            for at in 0..len {
-                for stray in [b' ', b'"', 0x80, 0] {
-                    let mut v = value.clone();
-                    v[at] = stray;
-                    assert!(!all_in(&v, TCHAR), "{len} bytes, {stray:#x} at {at}");
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn lowercase_comparison_ignores_case_of_tokens_only() {
-        for known in [
-            "host",
-            "sec-websocket-extensions",
-            "sec-websocket-version",
-            "websocket",
-        ] {
-            assert!(eq_lowercase(known.as_bytes(), known.as_bytes()));
-            assert!(eq_lowercase(
-                known.to_ascii_uppercase().as_bytes(),
-                known.as_bytes()
-            ));
-            let mut other = known.as_bytes().to_vec();
-            *other.last_mut().unwrap() ^= 1;
-            assert!(!eq_lowercase(&other, known.as_bytes()));
-            assert!(!eq_lowercase(&known.as_bytes()[1..], known.as_bytes()));
-        }
-        // Every token byte that is not a letter keeps its identity.
-        for b in 0..=255u8 {
-            if is_tchar(b) && !b.is_ascii_alphabetic() {
-                for l in b"abcdefghijklmnopqrstuvwxyz0123456789-" {
-                    assert_eq!(eq_lowercase(&[b], &[*l]), b == *l, "{b:#x} vs {l}");
-                }
-            }
-        }
-    }
-
-    /// Words are compared overlapping at the end: every byte of every length
-    /// must still count, whichever word it falls in.
-    #[test]
-    fn lowercase_comparison_sees_every_byte_at_every_length() {
-        let long = b"sec-websocket-extensions-and-more";
-        for n in 0..=long.len() {
-            let lower = &long[..n];
-            assert!(eq_lowercase(&lower.to_ascii_uppercase(), lower), "{n}");
-            for at in 0..n {
-                let mut other = lower.to_ascii_uppercase();
-                other[at] ^= 0x01;
-                assert!(!eq_lowercase(&other, lower), "length {n}, byte {at}");
-            }
-        }
-    }
-
-    proptest::proptest! {
-        /// The one-pass check says what splitting the list and checking each
-        /// element says.
-        #[test]
-        fn token_list_check_agrees_with_splitting(
-            value in proptest::collection::vec(proptest::sample::select(
-                b"ab, \t,;=\"\x7f\x80/".to_vec()), 0..24),
-        ) {
-            proptest::prop_assert_eq!(
-                is_token_list(&value),
-                list_elements(&value).all(is_token),
-                "{:?}", value.escape_ascii().to_string()
-            );
         }
     }
 

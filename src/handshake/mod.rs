@@ -42,6 +42,7 @@
 
 use alloc::string::String;
 use bytes::Bytes;
+use core::fmt;
 
 mod client;
 mod h2;
@@ -49,8 +50,6 @@ mod head;
 mod header;
 #[cfg(feature = "http")]
 mod http_interop;
-#[cfg(target_arch = "x86_64")]
-mod marks;
 mod origin;
 mod request;
 mod response;
@@ -122,6 +121,36 @@ impl Header {
     /// The value as text, if it is UTF-8.
     pub fn value_str(&self) -> Option<&str> {
         core::str::from_utf8(&self.value).ok()
+    }
+}
+
+/// The headers whose values are secrets: credentials, session cookies, and
+/// the handshake key (which a replayed handshake would need).
+const SECRET_HEADERS: &[&str] = &[
+    "Authorization",
+    "Proxy-Authorization",
+    "Cookie",
+    "Set-Cookie",
+    "Sec-WebSocket-Key",
+];
+
+/// A header value as `Debug` shows it: as escaped text, or `<redacted>` for
+/// the value of one of [`SECRET_HEADERS`], so that a logged handshake does not
+/// leak it.
+pub(crate) struct Redacted<'a>(Option<&'a [u8]>);
+
+/// The value of header `name` as `Debug` should show it.
+pub(crate) fn redacted<'a>(name: &str, value: &'a [u8]) -> Redacted<'a> {
+    let secret = SECRET_HEADERS.iter().any(|s| s.eq_ignore_ascii_case(name));
+    Redacted((!secret).then_some(value))
+}
+
+impl fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(value) => write!(f, "\"{}\"", value.escape_ascii()),
+            None => f.write_str("<redacted>"),
+        }
     }
 }
 

@@ -3,13 +3,12 @@
 //! ([`parse_response`], [`validate_response`], RFC 6455 §4.1 and §4.2.2).
 
 use alloc::string::String;
-use alloc::vec;
 use alloc::vec::Vec;
 use bytes::{Bytes, BytesMut};
 use core::fmt::{self, Write as _};
 
 use super::client::ClientOptions;
-use super::head::{HeadScanner, ScanError, Syntax, own_headers, syntax_of};
+use super::head::{HeadScanner, ScanError, Syntax, own_headers, parse_response_head};
 use super::header::{
     InvalidHeader, check_header, join_extensions, list_elements, lists_contain,
     parse_extension_list,
@@ -250,7 +249,7 @@ impl Accept {
                     .sum::<usize>(),
         );
         out.extend_from_slice(FIXED);
-        out.extend_from_slice(&accept_key(req.key_bytes()));
+        out.extend_from_slice(&accept_key(req.key().as_bytes()));
         out.extend_from_slice(b"\r\n");
         if let Some(p) = &self.protocol {
             put_header(out, "Sec-WebSocket-Protocol", p.as_bytes());
@@ -527,18 +526,14 @@ impl ResponseParser {
         let Some(end) = self.scanner.next_head(buf, &self.limits)? else {
             return Ok(None);
         };
-        let mut slots = vec![httparse::EMPTY_HEADER; end.headers];
-        let mut parsed = httparse::Response::new(&mut slots);
-        match parsed.parse(&buf[..end.len]) {
-            Ok(httparse::Status::Complete(n)) if n == end.len => {}
-            Ok(_) => return Err(ResponseError::Malformed(Syntax::StartLine)),
-            Err(e) => return Err(ResponseError::Malformed(syntax_of(e))),
-        }
-        let (Some(status), Some(minor)) = (parsed.code, parsed.version) else {
-            return Err(ResponseError::Malformed(Syntax::StartLine));
-        };
-        let reason = String::from(parsed.reason.unwrap_or(""));
-        let response = Response::from_parts(status, reason, minor, own_headers(parsed.headers))?;
+        let head =
+            parse_response_head(&buf[..end.len], end.headers).map_err(ResponseError::Malformed)?;
+        let response = Response::from_parts(
+            head.status,
+            String::from(head.reason),
+            head.minor,
+            own_headers(&head.headers),
+        )?;
         Ok(Some((response, end.len)))
     }
 }
