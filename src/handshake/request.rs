@@ -66,9 +66,12 @@ pub enum RequestError {
     MethodNotGet,
     /// The request was not HTTP/1.1 (RFC 6455 §4.1 item 2).
     HttpVersion,
-    /// The request target was not an absolute path with an optional query
-    /// (`/chat?room=1`). Absolute-form (`http://host/chat`), authority-form and
-    /// `*` are refused, since a WebSocket client talks to the server directly.
+    /// The request target was neither an absolute path with an optional query
+    /// (`/chat?room=1`, the origin-form) nor an absolute URI with a `ws`,
+    /// `wss`, `http` or `https` scheme (`ws://host/chat`, the absolute-form of
+    /// RFC 7230 §5.3.2); or it held a fragment, userinfo, an empty host, or
+    /// bytes other than visible ASCII. The authority-form (`host:port`) and
+    /// `*` are for other methods than `GET`.
     InvalidTarget,
     /// There was no `Host` header (RFC 6455 §4.1 item 4).
     MissingHost,
@@ -317,17 +320,42 @@ struct Target {
     authority: Option<Range<usize>>,
 }
 
-/// Reads a request target in origin-form (`/chat?room=1`, RFC 7230 §5.3.1);
-/// `None` for any other form.
+/// Reads a request target in origin-form (`/chat?room=1`, RFC 7230 §5.3.1) or
+/// absolute-form (`ws://example.com/chat?room=1`, §5.3.2, with a scheme a
+/// WebSocket can be reached by: `ws`, `wss`, `http`, `https`, in any case).
+/// `None` for any other form, and for a target with a fragment, with userinfo
+/// (RFC 7230 §2.7.1 asks to treat it as an error), with an empty host or with
+/// bytes other than visible ASCII.
 fn parse_target(t: &[u8]) -> Option<Target> {
-    if !is_origin_form(t) {
+    if !all_in(t, VISIBLE) || t.contains(&b'#') {
         return None;
     }
-    let question = t.iter().position(|&b| b == b'?');
+    let (authority, rest) = if t.starts_with(b"/") {
+        (None, 0)
+    } else {
+        let sep = t.windows(3).position(|w| w == b"://")?;
+        let scheme = &t[..sep];
+        if !["ws", "wss", "http", "https"]
+            .iter()
+            .any(|s| scheme.eq_ignore_ascii_case(s.as_bytes()))
+        {
+            return None;
+        }
+        let start = sep + 3;
+        let end = t[start..]
+            .iter()
+            .position(|&b| b == b'/' || b == b'?')
+            .map_or(t.len(), |i| start + i);
+        if !is_host(&t[start..end]) {
+            return None;
+        }
+        (Some(start..end), end)
+    };
+    let question = t[rest..].iter().position(|&b| b == b'?').map(|i| rest + i);
     Some(Target {
-        path: 0..question.unwrap_or(t.len()),
+        path: rest..question.unwrap_or(t.len()),
         query: question.map(|q| q + 1..t.len()),
-        authority: None,
+        authority,
     })
 }
 
@@ -713,12 +741,17 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn target_must_be_origin_form() {
+    fn target_must_be_origin_form_or_absolute_form() {
         for line in [
-            "GET http://server.example.com/chat HTTP/1.1",
             "GET * HTTP/1.1",
             "GET server.example.com:80 HTTP/1.1",
             "GET /chat#frag HTTP/1.1",
+            "GET ws://example.com/chat#frag HTTP/1.1",
+            "GET ftp://example.com/chat HTTP/1.1",
+            "GET wss:/example.com/chat HTTP/1.1",
+            "GET ws:///chat HTTP/1.1",
+            "GET ws://user@example.com/chat HTTP/1.1",
+            "GET chat HTTP/1.1",
         ] {
             assert_eq!(
                 parse(&build(line, |_| {})).unwrap_err(),
@@ -727,10 +760,61 @@ pub(crate) mod tests {
             );
         }
         // httparse allows bytes above 0x7F in the target; a URI may not.
-        let line = "GET /caf\u{e9} HTTP/1.1";
+        for line in ["GET /caf\u{e9} HTTP/1.1", "GET ws://caf\u{e9}/ HTTP/1.1"] {
+            assert_eq!(
+                parse(&build(line, |_| {})).unwrap_err(),
+                RequestError::InvalidTarget
+            );
+        }
+    }
+
+    /// RFC 7230 §5.3.2: a server must accept the absolute-form, and §5.5 makes
+    /// the target's authority the request's host whatever `Host` says.
+    #[test]
+    fn absolute_form_target_is_accepted_with_its_authority_as_host() {
+        let cases = [
+            ("ws://example.com:8181/", "example.com:8181", "/", None),
+            (
+                "WSS://example.com/chat?room=1",
+                "example.com",
+                "/chat",
+                Some("room=1"),
+            ),
+            ("http://a.example/chat", "a.example", "/chat", None),
+            ("hTTps://[::1]:443/", "[::1]:443", "/", None),
+            ("ws://example.com", "example.com", "/", None),
+            ("ws://example.com?x", "example.com", "/", Some("x")),
+        ];
+        for (target, host, path, query) in cases {
+            let line = alloc::format!("GET {target} HTTP/1.1");
+            let req = parse(&build(&line, |_| {})).unwrap();
+            assert_eq!(req.target(), target);
+            assert_eq!((req.host(), req.path(), req.query()), (host, path, query));
+        }
+    }
+
+    /// `GET ws://example.com:8181/` got a 400 before the absolute-form was
+    /// read; Node's `ws` server accepts it.
+    #[test]
+    fn absolute_form_ws_target_with_a_port_is_accepted() {
+        let head = build(
+            "GET ws://example.com:8181/ HTTP/1.1",
+            set("Host", "example.com:8181"),
+        );
+        let req = parse(&head).unwrap();
+        assert_eq!((req.host(), req.path()), ("example.com:8181", "/"));
+    }
+
+    #[test]
+    fn absolute_form_still_needs_a_valid_host_header() {
+        let line = "GET ws://example.com/ HTTP/1.1";
         assert_eq!(
-            parse(&build(line, |_| {})).unwrap_err(),
-            RequestError::InvalidTarget
+            parse(&build(line, without("Host"))).unwrap_err(),
+            RequestError::MissingHost
+        );
+        assert_eq!(
+            parse(&build(line, set("Host", "a b"))).unwrap_err(),
+            RequestError::InvalidHost
         );
     }
 
