@@ -99,7 +99,10 @@ impl Default for Limits {
 }
 
 /// One header line of a handshake, as it appeared on the wire.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// `Debug` leaves out the value of a header that carries a secret (see
+/// [`Request`]'s `Debug`).
+#[derive(Clone, PartialEq, Eq)]
 pub struct Header {
     /// The field name with the case the peer (or caller) gave it; compare it
     /// ASCII case-insensitively.
@@ -121,6 +124,15 @@ impl Header {
     /// The value as text, if it is UTF-8.
     pub fn value_str(&self) -> Option<&str> {
         core::str::from_utf8(&self.value).ok()
+    }
+}
+
+impl fmt::Debug for Header {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Header")
+            .field("name", &self.name)
+            .field("value", &redacted(&self.name, &self.value))
+            .finish()
     }
 }
 
@@ -331,5 +343,25 @@ mod tests {
     fn limits_default_to_8k_head_and_64_headers() {
         let l = Limits::default();
         assert_eq!((l.max_head_size, l.max_headers), (8192, 64));
+    }
+
+    #[test]
+    fn header_debug_redacts_secret_values() {
+        for name in [
+            "Cookie",
+            "set-cookie",
+            "Authorization",
+            "PROXY-AUTHORIZATION",
+            "Sec-WebSocket-Key",
+        ] {
+            let shown = alloc::format!("{:?}", Header::new(name, "s3cr3t"));
+            assert!(!shown.contains("s3cr3t"), "{shown}");
+            assert!(
+                shown.contains("<redacted>") && shown.contains(name),
+                "{shown}"
+            );
+        }
+        let shown = alloc::format!("{:?}", Header::new("X-Trace", "a\"b\r"));
+        assert_eq!(shown, r#"Header { name: "X-Trace", value: "a\"b\r" }"#);
     }
 }

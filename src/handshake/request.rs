@@ -1247,4 +1247,22 @@ pub(crate) mod tests {
         RequestError::HeadTooLarge.write_response(&mut out);
         assert!(out.starts_with(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"));
     }
+
+    #[test]
+    fn request_debug_redacts_the_key_and_credentials() {
+        let head = build("GET /chat HTTP/1.1", |h| {
+            h.push(("Cookie", "session=s3cr3t"));
+            h.push(("Authorization", "Bearer s3cr3t"));
+            h.push(("X-Trace", "visible"));
+        });
+        let shown = alloc::format!("{:?}", parse(&head).unwrap());
+        for secret in ["s3cr3t", "dGhlIHNhbXBsZSBub25jZQ=="] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(
+            shown.contains("<redacted>") && shown.contains("visible"),
+            "{shown}"
+        );
+        assert!(shown.contains("/chat") && shown.contains("server.example.com"));
+    }
 }

@@ -1218,4 +1218,25 @@ mod tests {
         assert_eq!(reason_phrase(431), "Request Header Fields Too Large");
         assert_eq!(reason_phrase(799), "");
     }
+
+    #[test]
+    fn response_debug_redacts_cookies() {
+        let buf = edited("Sec-WebSocket-Protocol", "Set-Cookie: session=s3cr3t\r\n");
+        let shown = alloc::format!("{:?}", response(&buf));
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(
+            shown.contains("<redacted>") && shown.contains("websocket"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn accept_and_reject_debug_redact_cookies() {
+        let accept = Accept::new().header("Set-Cookie", "session=s3cr3t");
+        let reject = Reject::new(401).header("Set-Cookie", "session=s3cr3t");
+        for shown in [alloc::format!("{accept:?}"), alloc::format!("{reject:?}")] {
+            assert!(!shown.contains("s3cr3t"), "{shown}");
+            assert!(shown.contains("<redacted>"), "{shown}");
+        }
+    }
 }
