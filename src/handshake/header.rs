@@ -87,6 +87,7 @@ pub(crate) fn is_field_value(v: &[u8]) -> bool {
 
 /// A header that a builder refused to send.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum InvalidHeader {
     /// The name is not an HTTP token (it is empty, or holds a space, colon,
     /// control character or other separator).
@@ -194,18 +195,9 @@ pub struct ExtensionParam {
 }
 
 /// A `Sec-WebSocket-Extensions` value did not follow the grammar of
-/// RFC 6455 §9.1.
+/// RFC 6455 §9.1; each caller turns it into its own error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ExtensionSyntaxError;
-
-impl fmt::Display for ExtensionSyntaxError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("malformed Sec-WebSocket-Extensions value")
-    }
-}
-
-#[cfg(feature = "std")]
-impl std::error::Error for ExtensionSyntaxError {}
+pub(crate) struct ExtensionSyntaxError;
 
 impl ExtensionOffer {
     /// An extension with no parameters.
@@ -241,18 +233,11 @@ impl ExtensionOffer {
             .find(|p| p.name.eq_ignore_ascii_case(name))
     }
 
-    /// Parses a whole `Sec-WebSocket-Extensions` value into its elements.
-    ///
-    /// ```
-    /// use sockless::handshake::ExtensionOffer;
-    /// let offers = ExtensionOffer::parse_list(
-    ///     b"permessage-deflate; client_max_window_bits=\"10\", x-foo",
-    /// ).unwrap();
-    /// assert_eq!(offers.len(), 2);
-    /// assert_eq!(offers[0].params[0].value.as_deref(), Some("10"));
-    /// assert_eq!(offers[1].name, "x-foo");
-    /// ```
-    pub fn parse_list(value: &[u8]) -> Result<Vec<ExtensionOffer>, ExtensionSyntaxError> {
+    /// Parses a whole `Sec-WebSocket-Extensions` value into its elements, for
+    /// tests; the handshake gathers the elements of several lines with
+    /// [`parse_extension_list`].
+    #[cfg(test)]
+    pub(crate) fn parse_list(value: &[u8]) -> Result<Vec<ExtensionOffer>, ExtensionSyntaxError> {
         let mut out = Vec::new();
         parse_extension_list(value, &mut out)?;
         Ok(out)

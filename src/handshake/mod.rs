@@ -59,7 +59,7 @@ pub use client::{ClientOptions, InvalidOption, write_request};
 pub use h2::{H2Error, H2Request, h2_response_headers, validate_h2_request};
 pub(crate) use head::HeadScanner;
 pub use head::Syntax;
-pub use header::{ExtensionOffer, ExtensionParam, ExtensionSyntaxError, InvalidHeader};
+pub use header::{ExtensionOffer, ExtensionParam, InvalidHeader};
 #[cfg(feature = "http")]
 pub use http_interop::http_request;
 pub use origin::Origins;
@@ -67,7 +67,7 @@ pub(crate) use request::resume_request;
 pub use request::{Request, RequestError, RequestParser, parse_request};
 pub use response::{
     Accept, AcceptError, Negotiated, Reject, Response, ResponseError, ResponseParser,
-    parse_response, reason_phrase, validate_response,
+    parse_response, validate_response,
 };
 pub use uri::{Uri, UriError};
 
@@ -80,8 +80,16 @@ pub const VERSION: &str = "13";
 /// Bounds on how much of a peer's handshake head is buffered and parsed.
 ///
 /// Without them a peer could make the caller buffer an endless head, or
-/// allocate room for an endless list of headers.
+/// allocate room for an endless list of headers. Over either, a request is
+/// answered with 431.
+///
+/// ```
+/// use sockless::handshake::Limits;
+/// let limits = Limits::new().with_max_head_size(16 * 1024).with_max_headers(100);
+/// assert_eq!((limits.max_head_size, limits.max_headers), (16 * 1024, 100));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Limits {
     /// The largest head, in bytes, including the final empty line. Default 8192.
     pub max_head_size: usize,
@@ -89,12 +97,31 @@ pub struct Limits {
     pub max_headers: usize,
 }
 
-impl Default for Limits {
-    fn default() -> Self {
+impl Limits {
+    /// The defaults: heads of at most 8192 bytes and 64 header lines.
+    pub const fn new() -> Self {
         Limits {
             max_head_size: 8192,
             max_headers: 64,
         }
+    }
+
+    /// These limits with [`max_head_size`](Self::max_head_size) set to `bytes`.
+    pub const fn with_max_head_size(mut self, bytes: usize) -> Self {
+        self.max_head_size = bytes;
+        self
+    }
+
+    /// These limits with [`max_headers`](Self::max_headers) set to `lines`.
+    pub const fn with_max_headers(mut self, lines: usize) -> Self {
+        self.max_headers = lines;
+        self
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::new()
     }
 }
 

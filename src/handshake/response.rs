@@ -18,7 +18,7 @@ use super::{ExtensionOffer, Header, Limits, accept_key, header_values};
 
 /// The standard reason phrase for an HTTP status code (RFC 9110 §15), or
 /// `""` for a code it does not know; the phrase is informative only.
-pub fn reason_phrase(status: u16) -> &'static str {
+pub(crate) fn reason_phrase(status: u16) -> &'static str {
     match status {
         101 => "Switching Protocols",
         200 => "OK",
@@ -630,6 +630,7 @@ impl Response {
 
 /// What the server chose from the client's offer.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Negotiated {
     /// The subprotocol in use, if the server chose one.
     pub protocol: Option<String>,
