@@ -788,7 +788,7 @@ impl Connection {
         #[cfg(feature = "deflate")]
         if let Some(config) = &self.config.deflate
             && let Some((response, params)) =
-                crate::deflate::negotiate(&request.extensions(), config)
+                crate::deflate::negotiate(request.extensions(), config)
         {
             accept
                 .clone()

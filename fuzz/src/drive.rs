@@ -636,7 +636,7 @@ impl Driver {
         let offered_ext = self
             .request
             .as_ref()
-            .map(|r| r.extensions())
+            .map(|r| r.extensions().to_vec())
             .unwrap_or_default();
         let (accept, protocol, ok) = match how % 6 {
             0 => (Accept::new(), None, true),

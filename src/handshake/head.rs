@@ -307,14 +307,14 @@ pub(crate) fn trim_ows(value: &[u8]) -> &[u8] {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
     use proptest::strategy::Strategy;
 
     /// Up to four edits of a head at random places, each replacing, removing
     /// or inserting one of `bytes`: the way the property tests reach the
     /// corners of the grammar from a valid request.
-    pub(crate) fn head_edits(
+    fn head_edits(
         bytes: &'static [u8],
         span: usize,
     ) -> impl Strategy<Value = Vec<(usize, u8, u8)>> {
@@ -322,7 +322,7 @@ pub(crate) mod tests {
     }
 
     /// `head` with `edits` (from [`head_edits`]) applied in order.
-    pub(crate) fn edited(head: &[u8], edits: Vec<(usize, u8, u8)>) -> Vec<u8> {
+    fn edited(head: &[u8], edits: Vec<(usize, u8, u8)>) -> Vec<u8> {
         let mut buf = head.to_vec();
         for (at, byte, how) in edits {
             let at = at % (buf.len() + 1);

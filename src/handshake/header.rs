@@ -2,75 +2,26 @@
 //! lists (RFC 7230 §3.2.6, §7) and the `Sec-WebSocket-Extensions` value
 //! (RFC 6455 §9.1).
 
-use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
 use super::head::trim_ows;
 
-/// A byte that may appear in an HTTP token (`tchar`, RFC 7230 §3.2.6).
-pub(crate) const TCHAR: u8 = 1;
-/// Visible ASCII (`VCHAR`), 0x21 to 0x7E.
-pub(crate) const VISIBLE: u8 = 2;
-/// Visible ASCII that can be part of a `host[:port]` authority: not `/?#@\`.
-pub(crate) const AUTHORITY: u8 = 4;
-/// A base64 digit (RFC 4648 §4): letters, digits, `+` and `/`.
-pub(crate) const BASE64: u8 = 8;
-
-/// The classes above for each byte value.
-static CLASSES: [u8; 256] = {
-    let mut table = [0u8; 256];
-    let mut b = 0x21;
-    while b < 0x7f {
-        let c = b as u8;
-        let mut class = VISIBLE;
-        if c.is_ascii_alphanumeric()
-            || matches!(
-                c,
-                b'!' | b'#'
-                    | b'$'
-                    | b'%'
-                    | b'&'
-                    | b'\''
-                    | b'*'
-                    | b'+'
-                    | b'-'
-                    | b'.'
-                    | b'^'
-                    | b'_'
-                    | b'`'
-                    | b'|'
-                    | b'~'
-            )
-        {
-            class |= TCHAR;
-        }
-        if !matches!(c, b'/' | b'?' | b'#' | b'@' | b'\\') {
-            class |= AUTHORITY;
-        }
-        if c.is_ascii_alphanumeric() || c == b'+' || c == b'/' {
-            class |= BASE64;
-        }
-        table[b] = class;
-        b += 1;
-    }
-    table
-};
-
-/// Whether every byte of `s` is in `class` (one of the constants above).
-pub(crate) fn all_in(s: &[u8], class: u8) -> bool {
-    s.iter().all(|&b| CLASSES[usize::from(b)] & class != 0)
-}
-
 /// Whether `b` may appear in an HTTP token (`tchar`, RFC 7230 §3.2.6).
 pub(crate) fn is_tchar(b: u8) -> bool {
-    CLASSES[usize::from(b)] & TCHAR != 0
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// Whether `b` is visible ASCII that can be part of a `host[:port]`
+/// authority: not `/?#@\`.
+pub(crate) fn is_authority_char(b: u8) -> bool {
+    b.is_ascii_graphic() && !b"/?#@\\".contains(&b)
 }
 
 /// Whether `s` is a non-empty HTTP token.
 pub(crate) fn is_token(s: &[u8]) -> bool {
-    !s.is_empty() && all_in(s, TCHAR)
+    !s.is_empty() && s.iter().all(|&b| is_tchar(b))
 }
 
 /// Whether every element of the comma list `value` is a token (empty
@@ -300,7 +251,7 @@ struct Cursor<'a> {
     pos: usize,
 }
 
-impl<'a> Cursor<'a> {
+impl Cursor<'_> {
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.pos).copied()
     }
@@ -311,19 +262,16 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// A token, as bytes: a caller that only validates the list never pays for
-    /// turning it into text.
-    fn token(&mut self) -> Result<&'a [u8], ExtensionSyntaxError> {
+    /// A token, as text (a token is ASCII).
+    fn token(&mut self) -> Result<String, ExtensionSyntaxError> {
         let start = self.pos;
-        let rest = &self.bytes[start..];
-        self.pos += rest
-            .iter()
-            .position(|&b| !is_tchar(b))
-            .unwrap_or(rest.len());
-        if self.pos == start {
-            return Err(ExtensionSyntaxError);
+        while self.peek().is_some_and(is_tchar) {
+            self.pos += 1;
         }
-        Ok(&self.bytes[start..self.pos])
+        match core::str::from_utf8(&self.bytes[start..self.pos]) {
+            Ok(token) if !token.is_empty() => Ok(String::from(token)),
+            _ => Err(ExtensionSyntaxError),
+        }
     }
 
     /// A quoted-string (RFC 7230 §3.2.6), unescaped; the opening quote is next.
@@ -366,40 +314,6 @@ pub(crate) fn parse_extension_list(
     value: &[u8],
     out: &mut Vec<ExtensionOffer>,
 ) -> Result<(), ExtensionSyntaxError> {
-    // Every piece is a token (checked by the walk), so ASCII.
-    let text = |t: &[u8]| String::from(core::str::from_utf8(t).unwrap_or_default());
-    walk_extension_list(value, |piece| match piece {
-        ExtensionPiece::Extension(name) => out.push(ExtensionOffer::new(text(name))),
-        ExtensionPiece::Param(name, value) => {
-            if let Some(offer) = out.last_mut() {
-                offer.params.push(ExtensionParam {
-                    name: text(name),
-                    value: value.map(|v| text(&v)),
-                });
-            }
-        }
-    })
-}
-
-/// Whether a `Sec-WebSocket-Extensions` value follows RFC 6455 §9.1, without
-/// building the offers (nothing is allocated unless a value is quoted).
-pub(crate) fn is_extension_list(value: &[u8]) -> bool {
-    walk_extension_list(value, |_| {}).is_ok()
-}
-
-/// One piece of an extension list, in order: each extension's name, then its
-/// parameters.
-enum ExtensionPiece<'a> {
-    Extension(&'a [u8]),
-    Param(&'a [u8], Option<Cow<'a, [u8]>>),
-}
-
-/// Reads an extension list (grammar at [`parse_extension_list`]), handing each
-/// piece to `visit` as it is read.
-fn walk_extension_list<'a>(
-    value: &'a [u8],
-    mut visit: impl FnMut(ExtensionPiece<'a>),
-) -> Result<(), ExtensionSyntaxError> {
     let mut c = Cursor {
         bytes: value,
         pos: 0,
@@ -414,7 +328,7 @@ fn walk_extension_list<'a>(
         if c.peek().is_none() {
             return Ok(());
         }
-        visit(ExtensionPiece::Extension(c.token()?));
+        let mut offer = ExtensionOffer::new(c.token()?);
         loop {
             c.skip_ows();
             match c.peek() {
@@ -428,20 +342,35 @@ fn walk_extension_list<'a>(
             let value = if c.peek() == Some(b'=') {
                 c.pos += 1;
                 c.skip_ows();
-                let v = if c.peek() == Some(b'"') {
-                    Cow::Owned(c.quoted()?)
+                if c.peek() == Some(b'"') {
+                    let unquoted = c.quoted()?;
+                    Some(
+                        Cursor {
+                            bytes: &unquoted,
+                            pos: 0,
+                        }
+                        .whole_token()?,
+                    )
                 } else {
-                    Cow::Borrowed(c.token()?)
-                };
-                if !is_token(&v) {
-                    return Err(ExtensionSyntaxError);
+                    Some(c.token()?)
                 }
-                Some(v)
             } else {
                 None
             };
-            visit(ExtensionPiece::Param(name, value));
+            offer.params.push(ExtensionParam { name, value });
         }
+        out.push(offer);
+    }
+}
+
+impl Cursor<'_> {
+    /// The rest of the value, which must be one token.
+    fn whole_token(&mut self) -> Result<String, ExtensionSyntaxError> {
+        let token = self.token()?;
+        if self.peek().is_some() {
+            return Err(ExtensionSyntaxError);
+        }
+        Ok(token)
     }
 }
 
@@ -452,15 +381,12 @@ mod tests {
     use alloc::vec;
 
     #[test]
-    fn byte_classes_match_their_grammar_for_every_byte() {
-        for b in 0..=255u8 {
-            let tchar = b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-            assert_eq!(is_tchar(b), tchar, "{b:#x}");
-            assert_eq!(all_in(&[b], VISIBLE), b.is_ascii_graphic(), "{b:#x}");
-            let authority = b.is_ascii_graphic() && !b"/?#@\\".contains(&b);
-            assert_eq!(all_in(&[b], AUTHORITY), authority, "{b:#x}");
-            let base64 = b.is_ascii_alphanumeric() || b == b'+' || b == b'/';
-            assert_eq!(all_in(&[b], BASE64), base64, "{b:#x}");
+    fn authority_chars_are_visible_ascii_without_delimiters_or_userinfo() {
+        for b in b"az09-._~:[]!$&'()*+,;=%" {
+            assert!(is_authority_char(*b), "{}", *b as char);
+        }
+        for b in [b'/', b'?', b'#', b'@', b'\\', b' ', b'\t', 0x7f, 0x80, 0] {
+            assert!(!is_authority_char(b), "{b:#x}");
         }
     }
 

@@ -265,16 +265,12 @@ pub fn generate_key(rng: &mut impl rand_core::Rng) -> [u8; 24] {
 }
 
 /// Whether `key` is a valid `Sec-WebSocket-Key`: base64 that decodes to exactly
-/// 16 bytes (RFC 6455 §4.1 item 7).
-///
-/// That shape is fixed, so it is checked directly rather than decoded: 21
-/// characters of 6 bits each, a 22nd that carries only the last 2 bits of the
-/// 16th byte (its low 4 bits zero, as canonical base64 requires), and `==`.
+/// 16 bytes (RFC 6455 §4.1 item 7), with canonical padding and trailing bits.
 pub(crate) fn is_valid_key(key: &[u8]) -> bool {
+    use base64::Engine as _;
+    let mut decoded = [0u8; 18];
     key.len() == 24
-        && header::all_in(&key[..21], header::BASE64)
-        && matches!(key[21], b'A' | b'Q' | b'g' | b'w')
-        && key[22..] == *b"=="
+        && base64::engine::general_purpose::STANDARD.decode_slice(key, &mut decoded) == Ok(16)
 }
 
 #[cfg(test)]
@@ -325,34 +321,6 @@ mod tests {
         assert!(!is_valid_key(b"dGhlIHNhbXBsZSBub25jZQ!!"));
         // Non-canonical trailing bits.
         assert!(!is_valid_key(b"dGhlIHNhbXBsZSBub25jZR=="));
-    }
-
-    proptest::proptest! {
-        /// The shape check agrees with decoding: a key is valid exactly when
-        /// base64 (strict about padding and trailing bits) decodes it to 16 bytes.
-        /// Inputs are real keys with one character replaced, cut or added.
-        #[test]
-        fn key_check_agrees_with_base64_decoding(
-            bytes in proptest::array::uniform16(proptest::num::u8::ANY),
-            at in 0usize..26,
-            with in proptest::sample::select(b"AQgwBz09+/=-_!".to_vec()),
-            edit in 0u8..4,
-        ) {
-            use base64::Engine as _;
-            let mut key = base64::engine::general_purpose::STANDARD.encode(bytes).into_bytes();
-            match edit {
-                0 => {}
-                1 => key[at % 24] = with,
-                2 => key.truncate(at % 24),
-                _ => key.insert(at % 25, with),
-            }
-            let mut decoded = [0u8; 20];
-            let decodes_to_16 = matches!(
-                base64::engine::general_purpose::STANDARD.decode_slice(&key, &mut decoded),
-                Ok(16)
-            );
-            proptest::prop_assert_eq!(is_valid_key(&key), decodes_to_16);
-        }
     }
 
     #[test]

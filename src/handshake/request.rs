@@ -9,8 +9,7 @@ use core::ops::Range;
 
 use super::head::{HeadScanner, ScanError, Syntax, parse_request_head, trim_ows};
 use super::header::{
-    AUTHORITY, VISIBLE, all_in, is_extension_list, is_token_list, list_elements, lists_contain,
-    parse_extension_list,
+    is_authority_char, is_token_list, list_elements, lists_contain, parse_extension_list,
 };
 use super::response::Reject;
 use super::{ExtensionOffer, Limits, VERSION, is_valid_key, redacted};
@@ -37,6 +36,8 @@ pub struct Request {
     host: Range<usize>,
     origin: Option<Range<usize>>,
     key: Range<usize>,
+    /// The extensions offered, from every `Sec-WebSocket-Extensions` line.
+    extensions: Vec<ExtensionOffer>,
     /// Every header line, in order.
     fields: Vec<Field>,
 }
@@ -296,19 +297,24 @@ fn span(head: &[u8], part: &[u8]) -> Range<usize> {
 /// Whether `v` is visible ASCII without the characters that would take it
 /// outside an authority (`host[:port]`).
 fn is_host(v: &[u8]) -> bool {
-    !v.is_empty() && all_in(v, AUTHORITY)
+    !v.is_empty() && v.iter().all(|&b| is_authority_char(b))
 }
 
 /// Whether `v` could be an origin (`scheme://host[:port]` or `null`): visible
 /// ASCII only, since browsers send origins in their ASCII serialization.
 fn is_origin(v: &[u8]) -> bool {
-    !v.is_empty() && all_in(v, VISIBLE)
+    !v.is_empty() && is_visible(v)
+}
+
+/// Whether `v` is visible ASCII (`VCHAR`), 0x21 to 0x7E.
+fn is_visible(v: &[u8]) -> bool {
+    v.iter().all(u8::is_ascii_graphic)
 }
 
 /// Whether `t` is origin-form: `/path[?query]` with only visible ASCII and no
 /// fragment, which a client must never send (RFC 7230 §5.3.1).
 pub(crate) fn is_origin_form(t: &[u8]) -> bool {
-    t.starts_with(b"/") && all_in(t, VISIBLE) && !t.contains(&b'#')
+    t.starts_with(b"/") && is_visible(t) && !t.contains(&b'#')
 }
 
 /// Where the parts of a request target are, from its start.
@@ -327,7 +333,7 @@ struct Target {
 /// (RFC 7230 §2.7.1 asks to treat it as an error), with an empty host or with
 /// bytes other than visible ASCII.
 fn parse_target(t: &[u8]) -> Option<Target> {
-    if !all_in(t, VISIBLE) || t.contains(&b'#') {
+    if !is_visible(t) || t.contains(&b'#') {
         return None;
     }
     let (authority, rest) = if t.starts_with(b"/") {
@@ -456,12 +462,11 @@ impl Request {
             values("Sec-WebSocket-Protocol").all(|r| is_token_list(text(&r))),
             RequestError::InvalidProtocol,
         )?;
-        // Checked now, built only if asked for (`extensions()`): most servers
-        // do not negotiate extensions, or not for every client.
-        require(
-            values("Sec-WebSocket-Extensions").all(|r| is_extension_list(text(&r))),
-            RequestError::InvalidExtensions,
-        )?;
+        let mut extensions = Vec::new();
+        for value in values("Sec-WebSocket-Extensions") {
+            parse_extension_list(text(&value), &mut extensions)
+                .map_err(|_| RequestError::InvalidExtensions)?;
+        }
         Ok(Request {
             path: in_target(parts.path),
             query: parts.query.map(in_target),
@@ -469,6 +474,7 @@ impl Request {
             host,
             origin,
             key,
+            extensions,
             fields,
             head,
         })
@@ -553,17 +559,8 @@ impl Request {
 
     /// The extensions the client offered, in order, from every
     /// `Sec-WebSocket-Extensions` header line.
-    ///
-    /// The request keeps these lines as received (they were checked against
-    /// the grammar when it was parsed) and builds the list on each call, so a
-    /// server that does not negotiate extensions never pays for them.
-    pub fn extensions(&self) -> Vec<ExtensionOffer> {
-        let mut offers = Vec::new();
-        for value in self.header_all("Sec-WebSocket-Extensions") {
-            // Checked when parsed, so this cannot fail.
-            let _ = parse_extension_list(value, &mut offers);
-        }
-        offers
+    pub fn extensions(&self) -> &[ExtensionOffer] {
+        &self.extensions
     }
 
     /// Every header of the request, in order, as `(name, value)`: the name with

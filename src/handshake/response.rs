@@ -204,15 +204,9 @@ impl Accept {
         Ok(())
     }
 
-    /// [`check`](Self::check) against what `req` offered; its extension list is
-    /// only built if this answer accepts an extension.
+    /// [`check`](Self::check) against what `req` offered.
     pub(crate) fn check_request(&self, req: &Request) -> Result<(), AcceptError> {
-        let offered = if self.extensions.is_empty() {
-            Vec::new()
-        } else {
-            req.extensions()
-        };
-        self.check(req.protocols(), &offered, ACCEPT_RESERVED)
+        self.check(req.protocols(), req.extensions(), ACCEPT_RESERVED)
     }
 
     /// The `Sec-WebSocket-Extensions` value to send, if any extension was
