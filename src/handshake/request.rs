@@ -314,7 +314,7 @@ fn is_visible(v: &[u8]) -> bool {
 /// Whether `t` is origin-form: `/path[?query]` with only visible ASCII and no
 /// fragment, which a client must never send (RFC 7230 §5.3.1).
 pub(crate) fn is_origin_form(t: &[u8]) -> bool {
-    t.starts_with(b"/") && is_visible(t) && !t.contains(&b'#')
+    t.starts_with(b"/") && parse_target(t).is_some()
 }
 
 /// Where the parts of a request target are, from its start.
