@@ -518,6 +518,37 @@ mod tests {
     }
 
     #[test]
+    fn extension_lists_follow_rfc_6455_section_9_1() {
+        for (list, valid) in [
+            ("", true),
+            ("  ", true),
+            (",", true),
+            (" , ,a , ", true),
+            ("a", true),
+            ("a;b", true),
+            ("a ; b = c , d;e=f;g", true),
+            ("a;b=1,c;d", true),
+            ("a;b=\"1\"", true),
+            ("a b", false),
+            ("a;", false),
+            ("a;b=", false),
+            ("a;=1", false),
+            (";a", false),
+            ("a,;b", false),
+            ("a;b=c=d", false),
+            ("a;b=c d", false),
+            ("a:b", false),
+            ("a;b=\"1 2\"", false),
+        ] {
+            assert_eq!(
+                ExtensionOffer::parse_list(list.as_bytes()).is_ok(),
+                valid,
+                "{list:?}"
+            );
+        }
+    }
+
+    #[test]
     fn extension_display_round_trips_through_the_parser() {
         let offer = ExtensionOffer::new("permessage-deflate")
             .param("client_max_window_bits")
