@@ -980,6 +980,20 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn tab_inside_a_value_is_kept_but_not_in_an_origin() {
+        let req = parse(&build("GET / HTTP/1.1", add("X-Tab", "a\tb"))).unwrap();
+        assert_eq!(req.header("x-tab"), Some(&b"a\tb"[..]));
+        assert_eq!(
+            parse(&build(
+                "GET / HTTP/1.1",
+                add("Origin", "http://ex\tample.com")
+            ))
+            .unwrap_err(),
+            RequestError::InvalidOrigin
+        );
+    }
+
+    #[test]
     fn protocols_are_collected_across_header_lines_in_order() {
         let head = build("GET / HTTP/1.1", |h| {
             h.push(("Sec-WebSocket-Protocol", "chat, superchat"));
