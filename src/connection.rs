@@ -40,11 +40,6 @@ pub use split::{ReceiveHalf, SendHalf, SplitError};
 /// pin its memory to a quiet connection; smaller ones are kept for the next message.
 const RETAINED_CAPACITY: usize = 64 * 1024;
 
-/// A request head takes over the input buffer (no copy) if that pins at most this many
-/// bytes besides the head; an input buffer grown over several reads of a long head may
-/// hold more, and is copied from instead.
-const HEAD_SLACK: usize = 1024;
-
 /// Something the peer sent, or the connection concluded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -397,14 +392,11 @@ impl Connection {
         }
     }
 
-    /// Hands over a buffer read from the transport without copying it when nothing is
-    /// buffered already (the common case when events are polled after every read). A
-    /// server's first reads, which hold the upgrade request, are copied: the request
-    /// keeps the input buffer as its head, and must not keep the caller's read buffer
-    /// alive through it.
+    /// Hands over a buffer read from the transport, taking it without a copy when nothing
+    /// is buffered already (the common case when events are polled after every read).
     pub fn receive_bytes(&mut self, data: BytesMut) {
         if self.accepts_input(data.len()) {
-            if self.input.is_empty() && !matches!(self.phase, Phase::AwaitRequest(_)) {
+            if self.input.is_empty() {
                 self.input_alloc = data.capacity();
                 self.input = data;
             } else {
@@ -700,8 +692,9 @@ impl Connection {
             unreachable!("read_request runs in AwaitRequest")
         };
         match handshake::resume_request(scanner, &self.config.handshake_limits, &self.input) {
-            Ok(Some((checked, n))) => {
-                let request = Arc::new(checked.with_head(self.take_head(n)));
+            Ok(Some((request, n))) => {
+                self.input.advance(n);
+                let request = Arc::new(request);
                 self.phase = Phase::AwaitDecision(request.clone());
                 Ok(Some(Event::HandshakeRequest(request)))
             }
@@ -722,19 +715,6 @@ impl Connection {
                 Err(Error::Request(e))
             }
         }
-    }
-
-    /// The first `n` bytes of input, a request head, as a buffer of its own. When
-    /// the head fills the input buffer (a request read whole, the usual case)
-    /// the buffer itself is handed over instead of copied; a larger buffer is
-    /// copied from, so that a request the application keeps does not pin it.
-    fn take_head(&mut self, n: usize) -> Bytes {
-        if self.input.len() == n && self.input.capacity() <= n + HEAD_SLACK {
-            return core::mem::take(&mut self.input).freeze();
-        }
-        let head = Bytes::copy_from_slice(&self.input[..n]);
-        self.input.advance(n);
-        head
     }
 
     fn read_response(&mut self) -> Result<Option<Event>, Error> {
@@ -811,7 +791,7 @@ impl Connection {
         #[cfg(feature = "deflate")]
         if let Some(config) = &self.config.deflate
             && let Some((response, params)) =
-                crate::deflate::negotiate(&request.extensions(), config)
+                crate::deflate::negotiate(request.extensions(), config)
         {
             accept
                 .clone()

@@ -250,11 +250,10 @@ pub fn client_offer(config: &DeflateConfig) -> ExtensionOffer {
 /// ```
 /// use sockless::deflate::{negotiate, DeflateConfig};
 /// use sockless::handshake::ExtensionOffer;
-/// let offers = ExtensionOffer::parse_list(b"permessage-deflate; client_max_window_bits")?;
+/// let offers = [ExtensionOffer::new("permessage-deflate").param("client_max_window_bits")];
 /// let (response, params) = negotiate(&offers, &DeflateConfig::default()).unwrap();
 /// assert_eq!(response.to_string(), "permessage-deflate");
 /// assert_eq!(params.client_max_window_bits, 15);
-/// # Ok::<(), sockless::handshake::ExtensionSyntaxError>(())
 /// ```
 pub fn negotiate(
     offers: &[ExtensionOffer],

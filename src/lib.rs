@@ -230,18 +230,3 @@ pub mod codec {
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
-
-/// `buf.reserve(additional)`, allocating exactly that much at once when `buf` has no
-/// room at all: for a server's first read and its handshake response, where the buffer
-/// never had storage and `BytesMut::reserve`'s growth path costs about as much again as
-/// the allocation. Correct for any buffer, but a buffer left with no room after its
-/// bytes were split off could have taken its allocation back through `reserve` without
-/// allocating, so the send paths keep `reserve`.
-#[inline]
-pub(crate) fn reserve_fresh(buf: &mut bytes::BytesMut, additional: usize) {
-    if buf.capacity() == 0 {
-        *buf = bytes::BytesMut::with_capacity(additional);
-    } else {
-        buf.reserve(additional);
-    }
-}

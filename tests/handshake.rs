@@ -86,6 +86,24 @@ fn browser_request_gets_a_101_and_pipelined_frames_are_echoed() {
     assert_eq!(server.protocol(), Some("chat"));
 }
 
+/// RFC 7230 §5.3.2: a server must accept a request target in absolute-form; this one
+/// got a 400 before.
+#[test]
+fn absolute_form_request_gets_a_101() {
+    let mut server = Connection::server(Config::default());
+    server.receive(
+        b"GET ws://example.com:8181/ HTTP/1.1\r\nHost: example.com:8181\r\n\
+        Upgrade: websocket\r\nConnection: Upgrade\r\n\
+        Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    );
+    let Ok(Some(Event::HandshakeRequest(request))) = server.poll_event() else {
+        panic!("no request")
+    };
+    assert_eq!((request.host(), request.path()), ("example.com:8181", "/"));
+    server.accept(&Accept::new()).unwrap();
+    assert!(server.outbound().starts_with(b"HTTP/1.1 101 "));
+}
+
 #[test]
 fn request_split_at_every_byte_gives_the_same_events() {
     let mut whole = Connection::server(Config::default());

@@ -177,6 +177,14 @@ Pragma: no-cache\r\n\
 Cache-Control: no-cache\r\n\
 Upgrade: websocket\r\n\r\n";
 
+/// A request target in absolute-form (RFC 7230 §5.3.2), which a server must accept.
+const ABSOLUTE_FORM_REQUEST: &[u8] = b"GET ws://example.com:8181/ HTTP/1.1\r\n\
+Host: example.com:8181\r\n\
+Upgrade: websocket\r\n\
+Connection: Upgrade\r\n\
+Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+Sec-WebSocket-Version: 13\r\n\r\n";
+
 /// From the unit tests: an old draft's version, which gets a 426.
 const VERSION_8_REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\
 Connection: Upgrade\r\nSec-WebSocket-Version: 8\r\n\r\n";
@@ -200,6 +208,7 @@ fn requests() -> Vec<(&'static str, Vec<u8>)> {
         ("chrome-request", CHROME_REQUEST.to_vec()),
         ("firefox-request", FIREFOX_REQUEST.to_vec()),
         ("written-request", written.to_vec()),
+        ("absolute-form-request", ABSOLUTE_FORM_REQUEST.to_vec()),
         ("version-8-request", VERSION_8_REQUEST.to_vec()),
         (
             "folded-header",

@@ -5,9 +5,9 @@
 //! the head is `input[..n]` and ends with an empty line; every shorter prefix is
 //! incomplete (`Ok(None)`); and the request round-trips:
 //!
-//! - rebuilt with `write_request` (a `Uri` from its host and target where `Uri` can hold
+//! - rebuilt with `write_request` (a `Uri` from its host and resource where `Uri` can hold
 //!   them, `ClientOptions` with its subprotocols, extensions, origin and other headers) and
-//!   parsed again, it has the same target, host, key, subprotocols, extensions, origin and
+//!   parsed again, it has the same path and query, host, key, subprotocols, extensions, origin and
 //!   other headers;
 //! - accepted with `Accept` (its first subprotocol and extension), the `101` parses, and
 //!   `validate_response` takes it for the client that sent the request, with the same
@@ -32,17 +32,26 @@ fn other_headers(req: &Request) -> Vec<(&str, &[u8])> {
         .collect()
 }
 
-/// The `Uri` a client would have used: the request's own host and target when `Uri`
+/// The path and query of the request URI, as an origin-form target.
+fn resource(req: &Request) -> String {
+    match req.query() {
+        Some(q) => format!("{}?{q}", req.path()),
+        None => req.path().to_string(),
+    }
+}
+
+/// The `Uri` a client would have used: the request's own host and resource when `Uri`
 /// accepts them, else a stand-in for whichever does not fit.
 fn uri_of(req: &Request) -> (Uri, bool, bool) {
+    let resource = resource(req);
     let host = Uri::parse(&format!("ws://{}/", req.host())).ok();
-    let target = Uri::parse(&format!("ws://example.com{}", req.target())).ok();
+    let target = Uri::parse(&format!("ws://example.com{resource}")).ok();
     let host_ok = host.is_some();
     let target_ok = target.is_some();
     let text = format!(
         "ws://{}{}",
         if host_ok { req.host() } else { "example.com" },
-        if target_ok { req.target() } else { "/" }
+        if target_ok { &resource } else { "/" }
     );
     match Uri::parse(&text) {
         Ok(uri) => (uri, host_ok, target_ok),
@@ -53,7 +62,7 @@ fn uri_of(req: &Request) -> (Uri, bool, bool) {
 fn rebuild(req: &Request) {
     let (uri, host_ok, target_ok) = uri_of(req);
     if target_ok {
-        assert_eq!(uri.resource(), req.target(), "Uri changed the target");
+        assert_eq!(uri.resource(), resource(req), "Uri changed the resource");
     }
     if host_ok && uri.host_header() != req.host() {
         // Uri writes the port canonically (no leading zeros) and drops the default one;
@@ -172,11 +181,26 @@ fuzz_target!(|data: &[u8]| {
     }
     assert_eq!(req.method(), "GET");
     assert_eq!(req.version(), 13);
-    let expected_target = match req.query() {
-        Some(q) => format!("{}?{q}", req.path()),
-        None => req.path().to_string(),
-    };
-    assert_eq!(req.target(), expected_target);
+    // The target is the path and query (origin-form), or a scheme, the host and them
+    // (absolute-form, where an empty path reads as "/").
+    let resource = resource(&req);
+    if req.target().starts_with('/') {
+        assert_eq!(req.target(), resource);
+    } else {
+        let (scheme, rest) = req.target().split_once("://").expect("absolute-form");
+        assert!(
+            ["ws", "wss", "http", "https"]
+                .iter()
+                .any(|s| s.eq_ignore_ascii_case(scheme)),
+            "scheme {scheme:?}"
+        );
+        let after = rest.strip_prefix(req.host()).expect("the host is the authority");
+        assert!(
+            after == resource || (req.path() == "/" && format!("/{after}") == resource),
+            "{:?} is not {resource:?}",
+            req.target()
+        );
+    }
 
     rebuild(&req);
     accept(&req, &options_of(&req));

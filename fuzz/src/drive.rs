@@ -80,10 +80,9 @@ pub const CLIENT_RESERVED: &[&str] = &[
 ];
 
 /// Generous limits for parsing what the library itself wrote.
-pub const BIG_LIMITS: Limits = Limits {
-    max_head_size: 1 << 20,
-    max_headers: 4096,
-};
+pub const BIG_LIMITS: Limits = Limits::new()
+    .with_max_head_size(1 << 20)
+    .with_max_headers(4096);
 
 /// What a client offering exactly `req`'s subprotocols (first occurrences) and extensions
 /// would have sent, for checking the answer to `req` as that client.
@@ -637,7 +636,7 @@ impl Driver {
         let offered_ext = self
             .request
             .as_ref()
-            .map(|r| r.extensions())
+            .map(|r| r.extensions().to_vec())
             .unwrap_or_default();
         let (accept, protocol, ok) = match how % 6 {
             0 => (Accept::new(), None, true),

@@ -108,10 +108,9 @@ pub fn connection_config(flags: u8) -> Config {
     config.max_message_size = message;
     config.max_fragments = fragments;
     config.max_buffered_input = buffered;
-    config.handshake_limits = Limits {
-        max_head_size: head,
-        max_headers: headers,
-    };
+    config.handshake_limits = Limits::new()
+        .with_max_head_size(head)
+        .with_max_headers(headers);
     config.keepalive = (flags & 0x10 != 0).then_some(Keepalive {
         interval: Duration::from_secs(1),
         timeout: Duration::from_secs(1),

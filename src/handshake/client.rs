@@ -508,4 +508,18 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn options_debug_redacts_credentials() {
+        let opts = ClientOptions::new()
+            .header("Authorization", "Bearer s3cr3t")
+            .header("Cookie", "session=s3cr3t")
+            .header("X-Trace", "visible");
+        let shown = alloc::format!("{opts:?}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(
+            shown.contains("<redacted>") && shown.contains("visible"),
+            "{shown}"
+        );
+    }
 }

@@ -526,4 +526,12 @@ mod tests {
             AcceptError::InvalidHeader(InvalidHeader::Reserved("Connection".into()))
         );
     }
+
+    #[test]
+    fn request_debug_redacts_credentials() {
+        let req = validate_h2_request(&with("cookie", b"session=s3cr3t")).unwrap();
+        let shown = alloc::format!("{req:?}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+    }
 }

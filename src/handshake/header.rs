@@ -2,168 +2,32 @@
 //! lists (RFC 7230 §3.2.6, §7) and the `Sec-WebSocket-Extensions` value
 //! (RFC 6455 §9.1).
 
-use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
 use super::head::trim_ows;
 
-/// A byte that may appear in an HTTP token (`tchar`, RFC 7230 §3.2.6).
-pub(crate) const TCHAR: u8 = 1;
-/// Visible ASCII (`VCHAR`), 0x21 to 0x7E.
-pub(crate) const VISIBLE: u8 = 2;
-/// Visible ASCII that can be part of a `host[:port]` authority: not `/?#@\`.
-pub(crate) const AUTHORITY: u8 = 4;
-/// A base64 digit (RFC 4648 §4): letters, digits, `+` and `/`.
-pub(crate) const BASE64: u8 = 8;
-
-/// The classes above for each byte value, so that checking a header value is a
-/// table lookup per byte instead of a chain of comparisons.
-static CLASSES: [u8; 256] = CLASS_TABLE;
-
-/// [`CLASSES`] as a constant, for the tables built from it at compile time.
-pub(crate) const CLASS_TABLE: [u8; 256] = {
-    let mut table = [0u8; 256];
-    let mut b = 0x21;
-    while b < 0x7f {
-        let c = b as u8;
-        let mut class = VISIBLE;
-        if c.is_ascii_alphanumeric()
-            || matches!(
-                c,
-                b'!' | b'#'
-                    | b'$'
-                    | b'%'
-                    | b'&'
-                    | b'\''
-                    | b'*'
-                    | b'+'
-                    | b'-'
-                    | b'.'
-                    | b'^'
-                    | b'_'
-                    | b'`'
-                    | b'|'
-                    | b'~'
-            )
-        {
-            class |= TCHAR;
-        }
-        if !matches!(c, b'/' | b'?' | b'#' | b'@' | b'\\') {
-            class |= AUTHORITY;
-        }
-        if c.is_ascii_alphanumeric() || c == b'+' || c == b'/' {
-            class |= BASE64;
-        }
-        table[b] = class;
-        b += 1;
-    }
-    table
-};
-
-/// Whether every byte of `s` is in `class` (one of the constants above, a
-/// single bit). Folded without a branch per byte: the strings checked are
-/// short header parts that are nearly always valid.
-#[inline]
-pub(crate) fn all_in(s: &[u8], class: u8) -> bool {
-    // The classes of eight bytes are combined as a tree, so that the lookups
-    // of a word wait on each other only at its end; the last word overlaps
-    // the one before it (a byte checked twice changes nothing).
-    fn word(w: &[u8; 8]) -> u8 {
-        let c = |i: usize| CLASSES[usize::from(w[i])];
-        ((c(0) & c(1)) & (c(2) & c(3))) & ((c(4) & c(5)) & (c(6) & c(7)))
-    }
-    let acc = match s.last_chunk::<8>() {
-        Some(last) => s
-            .as_chunks::<8>()
-            .0
-            .iter()
-            .fold(word(last), |acc, w| acc & word(w)),
-        None => s
-            .iter()
-            .fold(u8::MAX, |acc, &b| acc & CLASSES[usize::from(b)]),
-    };
-    acc & class != 0
-}
-
 /// Whether `b` may appear in an HTTP token (`tchar`, RFC 7230 §3.2.6).
-#[inline]
 pub(crate) fn is_tchar(b: u8) -> bool {
-    CLASSES[usize::from(b)] & TCHAR != 0
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-/// Whether `name` equals `lower`, a lowercase spelling of letters, digits and
-/// `-`, ignoring ASCII case. Exact for header names and values that passed
-/// httparse: setting bit 5 maps only `A-Z` onto `a-z`, and the other bytes it
-/// could map onto a digit or `-` are control characters httparse refuses.
-/// Compares eight (or four) bytes at a time, the last word overlapping the one
-/// before it, since the names compared are 4 to 24 long.
-#[inline(always)]
-pub(crate) fn eq_lowercase(name: &[u8], lower: &[u8]) -> bool {
-    let n = name.len();
-    if n != lower.len() {
-        return false;
-    }
-    if n >= 8 {
-        let mut at = 0;
-        while at + 8 < n {
-            if u64_at(name, at) | 0x2020_2020_2020_2020 != u64_at(lower, at) {
-                return false;
-            }
-            at += 8;
-        }
-        u64_at(name, n - 8) | 0x2020_2020_2020_2020 == u64_at(lower, n - 8)
-    } else if n >= 4 {
-        u32_at(name, 0) | 0x2020_2020 == u32_at(lower, 0)
-            && u32_at(name, n - 4) | 0x2020_2020 == u32_at(lower, n - 4)
-    } else {
-        name.iter().zip(lower).all(|(&x, &y)| x | 0x20 == y)
-    }
-}
-
-/// The eight bytes of `s` from `at` as a word; `s` holds them.
-#[inline(always)]
-fn u64_at(s: &[u8], at: usize) -> u64 {
-    s[at..at + 8].try_into().map_or(0, u64::from_le_bytes)
-}
-
-/// The four bytes of `s` from `at` as a word; `s` holds them.
-#[inline(always)]
-fn u32_at(s: &[u8], at: usize) -> u32 {
-    s[at..at + 4].try_into().map_or(0, u32::from_le_bytes)
+/// Whether `b` is visible ASCII that can be part of a `host[:port]`
+/// authority: not `/?#@\`.
+pub(crate) fn is_authority_char(b: u8) -> bool {
+    b.is_ascii_graphic() && !b"/?#@\\".contains(&b)
 }
 
 /// Whether `s` is a non-empty HTTP token.
 pub(crate) fn is_token(s: &[u8]) -> bool {
-    !s.is_empty() && all_in(s, TCHAR)
+    !s.is_empty() && s.iter().all(|&b| is_tchar(b))
 }
 
-/// Whether every element of the comma list `value` is a token, as
-/// `list_elements(value).all(is_token)` says, in one pass and without
-/// splitting: after a token's first byte, only whitespace may separate it from
-/// the next comma, and empty elements are skipped.
+/// Whether every element of the comma list `value` is a token (empty
+/// elements are skipped, RFC 7230 §7).
 pub(crate) fn is_token_list(value: &[u8]) -> bool {
-    /// Where in a list element the walk is.
-    #[derive(Clone, Copy, PartialEq, Eq)]
-    enum At {
-        /// Before the element's token (after the comma, or the start).
-        Before,
-        InToken,
-        /// In the whitespace after the token, before the next comma.
-        After,
-    }
-    let mut at = At::Before;
-    for &b in value {
-        at = match (b, at) {
-            (_, At::Before | At::InToken) if is_tchar(b) => At::InToken,
-            (b' ' | b'\t', At::Before) => At::Before,
-            (b' ' | b'\t', At::InToken | At::After) => At::After,
-            (b',', _) => At::Before,
-            _ => return false,
-        };
-    }
-    true
+    list_elements(value).all(is_token)
 }
 
 /// Whether `v` may be sent as a header value: no control characters other
@@ -174,6 +38,7 @@ pub(crate) fn is_field_value(v: &[u8]) -> bool {
 
 /// A header that a builder refused to send.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum InvalidHeader {
     /// The name is not an HTTP token (it is empty, or holds a space, colon,
     /// control character or other separator).
@@ -281,18 +146,9 @@ pub struct ExtensionParam {
 }
 
 /// A `Sec-WebSocket-Extensions` value did not follow the grammar of
-/// RFC 6455 §9.1.
+/// RFC 6455 §9.1; each caller turns it into its own error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ExtensionSyntaxError;
-
-impl fmt::Display for ExtensionSyntaxError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("malformed Sec-WebSocket-Extensions value")
-    }
-}
-
-#[cfg(feature = "std")]
-impl std::error::Error for ExtensionSyntaxError {}
+pub(crate) struct ExtensionSyntaxError;
 
 impl ExtensionOffer {
     /// An extension with no parameters.
@@ -328,18 +184,11 @@ impl ExtensionOffer {
             .find(|p| p.name.eq_ignore_ascii_case(name))
     }
 
-    /// Parses a whole `Sec-WebSocket-Extensions` value into its elements.
-    ///
-    /// ```
-    /// use sockless::handshake::ExtensionOffer;
-    /// let offers = ExtensionOffer::parse_list(
-    ///     b"permessage-deflate; client_max_window_bits=\"10\", x-foo",
-    /// ).unwrap();
-    /// assert_eq!(offers.len(), 2);
-    /// assert_eq!(offers[0].params[0].value.as_deref(), Some("10"));
-    /// assert_eq!(offers[1].name, "x-foo");
-    /// ```
-    pub fn parse_list(value: &[u8]) -> Result<Vec<ExtensionOffer>, ExtensionSyntaxError> {
+    /// Parses a whole `Sec-WebSocket-Extensions` value into its elements, for
+    /// tests; the handshake gathers the elements of several lines with
+    /// [`parse_extension_list`].
+    #[cfg(test)]
+    pub(crate) fn parse_list(value: &[u8]) -> Result<Vec<ExtensionOffer>, ExtensionSyntaxError> {
         let mut out = Vec::new();
         parse_extension_list(value, &mut out)?;
         Ok(out)
@@ -402,7 +251,7 @@ struct Cursor<'a> {
     pos: usize,
 }
 
-impl<'a> Cursor<'a> {
+impl Cursor<'_> {
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.pos).copied()
     }
@@ -413,19 +262,16 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// A token, as bytes: a caller that only validates the list never pays for
-    /// turning it into text.
-    fn token(&mut self) -> Result<&'a [u8], ExtensionSyntaxError> {
+    /// A token, as text (a token is ASCII).
+    fn token(&mut self) -> Result<String, ExtensionSyntaxError> {
         let start = self.pos;
-        let rest = &self.bytes[start..];
-        self.pos += rest
-            .iter()
-            .position(|&b| !is_tchar(b))
-            .unwrap_or(rest.len());
-        if self.pos == start {
-            return Err(ExtensionSyntaxError);
+        while self.peek().is_some_and(is_tchar) {
+            self.pos += 1;
         }
-        Ok(&self.bytes[start..self.pos])
+        match core::str::from_utf8(&self.bytes[start..self.pos]) {
+            Ok(token) if !token.is_empty() => Ok(String::from(token)),
+            _ => Err(ExtensionSyntaxError),
+        }
     }
 
     /// A quoted-string (RFC 7230 §3.2.6), unescaped; the opening quote is next.
@@ -468,40 +314,6 @@ pub(crate) fn parse_extension_list(
     value: &[u8],
     out: &mut Vec<ExtensionOffer>,
 ) -> Result<(), ExtensionSyntaxError> {
-    // Every piece is a token (checked by the walk), so ASCII.
-    let text = |t: &[u8]| String::from(core::str::from_utf8(t).unwrap_or_default());
-    walk_extension_list(value, |piece| match piece {
-        ExtensionPiece::Extension(name) => out.push(ExtensionOffer::new(text(name))),
-        ExtensionPiece::Param(name, value) => {
-            if let Some(offer) = out.last_mut() {
-                offer.params.push(ExtensionParam {
-                    name: text(name),
-                    value: value.map(|v| text(&v)),
-                });
-            }
-        }
-    })
-}
-
-/// Whether a `Sec-WebSocket-Extensions` value follows RFC 6455 §9.1, without
-/// building the offers (nothing is allocated unless a value is quoted).
-pub(crate) fn is_extension_list(value: &[u8]) -> bool {
-    walk_extension_list(value, |_| {}).is_ok()
-}
-
-/// One piece of an extension list, in order: each extension's name, then its
-/// parameters.
-enum ExtensionPiece<'a> {
-    Extension(&'a [u8]),
-    Param(&'a [u8], Option<Cow<'a, [u8]>>),
-}
-
-/// Reads an extension list (grammar at [`parse_extension_list`]), handing each
-/// piece to `visit` as it is read.
-fn walk_extension_list<'a>(
-    value: &'a [u8],
-    mut visit: impl FnMut(ExtensionPiece<'a>),
-) -> Result<(), ExtensionSyntaxError> {
     let mut c = Cursor {
         bytes: value,
         pos: 0,
@@ -516,7 +328,7 @@ fn walk_extension_list<'a>(
         if c.peek().is_none() {
             return Ok(());
         }
-        visit(ExtensionPiece::Extension(c.token()?));
+        let mut offer = ExtensionOffer::new(c.token()?);
         loop {
             c.skip_ows();
             match c.peek() {
@@ -530,20 +342,35 @@ fn walk_extension_list<'a>(
             let value = if c.peek() == Some(b'=') {
                 c.pos += 1;
                 c.skip_ows();
-                let v = if c.peek() == Some(b'"') {
-                    Cow::Owned(c.quoted()?)
+                if c.peek() == Some(b'"') {
+                    let unquoted = c.quoted()?;
+                    Some(
+                        Cursor {
+                            bytes: &unquoted,
+                            pos: 0,
+                        }
+                        .whole_token()?,
+                    )
                 } else {
-                    Cow::Borrowed(c.token()?)
-                };
-                if !is_token(&v) {
-                    return Err(ExtensionSyntaxError);
+                    Some(c.token()?)
                 }
-                Some(v)
             } else {
                 None
             };
-            visit(ExtensionPiece::Param(name, value));
+            offer.params.push(ExtensionParam { name, value });
         }
+        out.push(offer);
+    }
+}
+
+impl Cursor<'_> {
+    /// The rest of the value, which must be one token.
+    fn whole_token(&mut self) -> Result<String, ExtensionSyntaxError> {
+        let token = self.token()?;
+        if self.peek().is_some() {
+            return Err(ExtensionSyntaxError);
+        }
+        Ok(token)
     }
 }
 
@@ -554,93 +381,12 @@ mod tests {
     use alloc::vec;
 
     #[test]
-    fn byte_classes_match_their_grammar_for_every_byte() {
-        for b in 0..=255u8 {
-            let tchar = b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-            assert_eq!(is_tchar(b), tchar, "{b:#x}");
-            assert_eq!(all_in(&[b], VISIBLE), b.is_ascii_graphic(), "{b:#x}");
-            let authority = b.is_ascii_graphic() && !b"/?#@\\".contains(&b);
-            assert_eq!(all_in(&[b], AUTHORITY), authority, "{b:#x}");
-            let base64 = b.is_ascii_alphanumeric() || b == b'+' || b == b'/';
-            assert_eq!(all_in(&[b], BASE64), base64, "{b:#x}");
+    fn authority_chars_are_visible_ascii_without_delimiters_or_userinfo() {
+        for b in b"az09-._~:[]!$&'()*+,;=%" {
+            assert!(is_authority_char(*b), "{}", *b as char);
         }
-    }
-
-    /// The word-wise check sees one stray byte at any position of a value of
-    /// any length, whether it falls in a whole word, the overlapping last
-    /// word, or a value shorter than a word.
-    #[test]
-    fn all_in_finds_one_stray_byte_anywhere() {
-        for len in 0..40 {
-            let value = vec![b'a'; len];
-            assert!(all_in(&value, TCHAR), "{len}");
-            for at in 0..len {
-                for stray in [b' ', b'"', 0x80, 0] {
-                    let mut v = value.clone();
-                    v[at] = stray;
-                    assert!(!all_in(&v, TCHAR), "{len} bytes, {stray:#x} at {at}");
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn lowercase_comparison_ignores_case_of_tokens_only() {
-        for known in [
-            "host",
-            "sec-websocket-extensions",
-            "sec-websocket-version",
-            "websocket",
-        ] {
-            assert!(eq_lowercase(known.as_bytes(), known.as_bytes()));
-            assert!(eq_lowercase(
-                known.to_ascii_uppercase().as_bytes(),
-                known.as_bytes()
-            ));
-            let mut other = known.as_bytes().to_vec();
-            *other.last_mut().unwrap() ^= 1;
-            assert!(!eq_lowercase(&other, known.as_bytes()));
-            assert!(!eq_lowercase(&known.as_bytes()[1..], known.as_bytes()));
-        }
-        // Every token byte that is not a letter keeps its identity.
-        for b in 0..=255u8 {
-            if is_tchar(b) && !b.is_ascii_alphabetic() {
-                for l in b"abcdefghijklmnopqrstuvwxyz0123456789-" {
-                    assert_eq!(eq_lowercase(&[b], &[*l]), b == *l, "{b:#x} vs {l}");
-                }
-            }
-        }
-    }
-
-    /// Words are compared overlapping at the end: every byte of every length
-    /// must still count, whichever word it falls in.
-    #[test]
-    fn lowercase_comparison_sees_every_byte_at_every_length() {
-        let long = b"sec-websocket-extensions-and-more";
-        for n in 0..=long.len() {
-            let lower = &long[..n];
-            assert!(eq_lowercase(&lower.to_ascii_uppercase(), lower), "{n}");
-            for at in 0..n {
-                let mut other = lower.to_ascii_uppercase();
-                other[at] ^= 0x01;
-                assert!(!eq_lowercase(&other, lower), "length {n}, byte {at}");
-            }
-        }
-    }
-
-    proptest::proptest! {
-        /// The one-pass check says what splitting the list and checking each
-        /// element says.
-        #[test]
-        fn token_list_check_agrees_with_splitting(
-            value in proptest::collection::vec(proptest::sample::select(
-                b"ab, \t,;=\"\x7f\x80/".to_vec()), 0..24),
-        ) {
-            proptest::prop_assert_eq!(
-                is_token_list(&value),
-                list_elements(&value).all(is_token),
-                "{:?}", value.escape_ascii().to_string()
-            );
+        for b in [b'/', b'?', b'#', b'@', b'\\', b' ', b'\t', 0x7f, 0x80, 0] {
+            assert!(!is_authority_char(b), "{b:#x}");
         }
     }
 
@@ -767,6 +513,37 @@ mod tests {
                 Err(ExtensionSyntaxError),
                 "{:?}",
                 core::str::from_utf8(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn extension_lists_follow_rfc_6455_section_9_1() {
+        for (list, valid) in [
+            ("", true),
+            ("  ", true),
+            (",", true),
+            (" , ,a , ", true),
+            ("a", true),
+            ("a;b", true),
+            ("a ; b = c , d;e=f;g", true),
+            ("a;b=1,c;d", true),
+            ("a;b=\"1\"", true),
+            ("a b", false),
+            ("a;", false),
+            ("a;b=", false),
+            ("a;=1", false),
+            (";a", false),
+            ("a,;b", false),
+            ("a;b=c=d", false),
+            ("a;b=c d", false),
+            ("a:b", false),
+            ("a;b=\"1 2\"", false),
+        ] {
+            assert_eq!(
+                ExtensionOffer::parse_list(list.as_bytes()).is_ok(),
+                valid,
+                "{list:?}"
             );
         }
     }

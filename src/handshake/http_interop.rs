@@ -32,8 +32,9 @@ impl Request {
     /// [`parse_request`](super::parse_request) checks raw bytes.
     ///
     /// Header names come back lowercase, in the `HeaderMap`'s order (which
-    /// groups repeated names together). A URI in absolute form is refused, as
-    /// it is on the wire; HTTP/2 and later are refused with
+    /// groups repeated names together). The URI is read as a request target
+    /// on the wire is, so an absolute URI (`ws://host/chat`) is accepted and
+    /// the authority-form refused; HTTP/2 and later are refused with
     /// [`RequestError::HttpVersion`].
     ///
     /// ```
@@ -54,18 +55,11 @@ impl Request {
         if req.version() != http::Version::HTTP_11 {
             return Err(RequestError::HttpVersion);
         }
-        let uri = req.uri();
-        if uri.scheme().is_some() || uri.authority().is_some() {
-            return Err(RequestError::InvalidTarget);
-        }
-        let target = uri
-            .path_and_query()
-            .map(|pq| pq.as_str())
-            .ok_or(RequestError::InvalidTarget)?;
         // The head is written out again and read by the same parser as bytes from the
         // wire, so both paths apply exactly the same checks and build the same `Request`.
+        let target = req.uri().to_string();
         let mut head = Vec::new();
-        for part in [req.method().as_str(), " ", target, " HTTP/1.1\r\n"] {
+        for part in [req.method().as_str(), " ", &target, " HTTP/1.1\r\n"] {
             head.extend_from_slice(part.as_bytes());
         }
         for (name, value) in req.headers() {
@@ -262,14 +256,24 @@ mod tests {
     }
 
     #[test]
-    fn from_http_refuses_absolute_form() {
+    fn from_http_reads_the_target_forms_as_the_wire_does() {
         let uri = Uri::parse("ws://example.com/").unwrap();
         let mut req = http_request(&uri, KEY, &ClientOptions::new());
-        *req.uri_mut() = http::Uri::from_static("http://example.com/");
+        *req.uri_mut() = http::Uri::from_static("ws://other.example:8181/chat?x");
+        let checked = Request::from_http(&req).unwrap();
+        assert_eq!(checked.target(), "ws://other.example:8181/chat?x");
         assert_eq!(
-            Request::from_http(&req).unwrap_err(),
-            RequestError::InvalidTarget
+            (checked.host(), checked.path(), checked.query()),
+            ("other.example:8181", "/chat", Some("x"))
         );
+        for refused in ["other.example:8181", "*", "ftp://other.example/"] {
+            *req.uri_mut() = http::Uri::from_static(refused);
+            assert_eq!(
+                Request::from_http(&req).unwrap_err(),
+                RequestError::InvalidTarget,
+                "{refused}"
+            );
+        }
     }
 
     #[test]

@@ -3,13 +3,12 @@
 //! ([`parse_response`], [`validate_response`], RFC 6455 §4.1 and §4.2.2).
 
 use alloc::string::String;
-use alloc::vec;
 use alloc::vec::Vec;
 use bytes::{Bytes, BytesMut};
 use core::fmt::{self, Write as _};
 
 use super::client::ClientOptions;
-use super::head::{HeadScanner, ScanError, Syntax, own_headers, syntax_of};
+use super::head::{HeadScanner, ScanError, Syntax, own_headers, parse_response_head};
 use super::header::{
     InvalidHeader, check_header, join_extensions, list_elements, lists_contain,
     parse_extension_list,
@@ -19,7 +18,7 @@ use super::{ExtensionOffer, Header, Limits, accept_key, header_values};
 
 /// The standard reason phrase for an HTTP status code (RFC 9110 §15), or
 /// `""` for a code it does not know; the phrase is informative only.
-pub fn reason_phrase(status: u16) -> &'static str {
+pub(crate) fn reason_phrase(status: u16) -> &'static str {
     match status {
         101 => "Switching Protocols",
         200 => "OK",
@@ -205,15 +204,9 @@ impl Accept {
         Ok(())
     }
 
-    /// [`check`](Self::check) against what `req` offered; its extension list is
-    /// only built if this answer accepts an extension.
+    /// [`check`](Self::check) against what `req` offered.
     pub(crate) fn check_request(&self, req: &Request) -> Result<(), AcceptError> {
-        let offered = if self.extensions.is_empty() {
-            Vec::new()
-        } else {
-            req.extensions()
-        };
-        self.check(req.protocols(), &offered, ACCEPT_RESERVED)
+        self.check(req.protocols(), req.extensions(), ACCEPT_RESERVED)
     }
 
     /// The `Sec-WebSocket-Extensions` value to send, if any extension was
@@ -231,8 +224,7 @@ impl Accept {
         const FIXED: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\n\
             Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ";
         let line = |name: &str, value: usize| name.len() + value + 4;
-        crate::reserve_fresh(
-            out,
+        out.reserve(
             FIXED.len()
                 + 28
                 + 4
@@ -250,7 +242,7 @@ impl Accept {
                     .sum::<usize>(),
         );
         out.extend_from_slice(FIXED);
-        out.extend_from_slice(&accept_key(req.key_bytes()));
+        out.extend_from_slice(&accept_key(req.key().as_bytes()));
         out.extend_from_slice(b"\r\n");
         if let Some(p) = &self.protocol {
             put_header(out, "Sec-WebSocket-Protocol", p.as_bytes());
@@ -527,18 +519,14 @@ impl ResponseParser {
         let Some(end) = self.scanner.next_head(buf, &self.limits)? else {
             return Ok(None);
         };
-        let mut slots = vec![httparse::EMPTY_HEADER; end.headers];
-        let mut parsed = httparse::Response::new(&mut slots);
-        match parsed.parse(&buf[..end.len]) {
-            Ok(httparse::Status::Complete(n)) if n == end.len => {}
-            Ok(_) => return Err(ResponseError::Malformed(Syntax::StartLine)),
-            Err(e) => return Err(ResponseError::Malformed(syntax_of(e))),
-        }
-        let (Some(status), Some(minor)) = (parsed.code, parsed.version) else {
-            return Err(ResponseError::Malformed(Syntax::StartLine));
-        };
-        let reason = String::from(parsed.reason.unwrap_or(""));
-        let response = Response::from_parts(status, reason, minor, own_headers(parsed.headers))?;
+        let head =
+            parse_response_head(&buf[..end.len], end.headers).map_err(ResponseError::Malformed)?;
+        let response = Response::from_parts(
+            head.status,
+            String::from(head.reason),
+            head.minor,
+            own_headers(&head.headers),
+        )?;
         Ok(Some((response, end.len)))
     }
 }
@@ -635,6 +623,7 @@ impl Response {
 
 /// What the server chose from the client's offer.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Negotiated {
     /// The subprotocol in use, if the server chose one.
     pub protocol: Option<String>,
@@ -1222,5 +1211,26 @@ mod tests {
         assert_eq!(reason_phrase(426), "Upgrade Required");
         assert_eq!(reason_phrase(431), "Request Header Fields Too Large");
         assert_eq!(reason_phrase(799), "");
+    }
+
+    #[test]
+    fn response_debug_redacts_cookies() {
+        let buf = edited("Sec-WebSocket-Protocol", "Set-Cookie: session=s3cr3t\r\n");
+        let shown = alloc::format!("{:?}", response(&buf));
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(
+            shown.contains("<redacted>") && shown.contains("websocket"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn accept_and_reject_debug_redact_cookies() {
+        let accept = Accept::new().header("Set-Cookie", "session=s3cr3t");
+        let reject = Reject::new(401).header("Set-Cookie", "session=s3cr3t");
+        for shown in [alloc::format!("{accept:?}"), alloc::format!("{reject:?}")] {
+            assert!(!shown.contains("s3cr3t"), "{shown}");
+            assert!(shown.contains("<redacted>"), "{shown}");
+        }
     }
 }
