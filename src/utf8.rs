@@ -6,9 +6,6 @@
 //! (O(n) whatever the fragment count) and an invalid sequence is reported as soon as its
 //! bytes arrive (fail fast), not when the message ends.
 
-#[cfg(all(feature = "std", feature = "simd", target_arch = "x86_64"))]
-mod avx512;
-
 use bytes::Bytes;
 use core::fmt;
 use core::ops::Deref;
@@ -26,6 +23,10 @@ impl fmt::Display for InvalidUtf8 {
 /// The outcome of checking a few bytes (a pending code point, or the tail of a piece): where
 /// the valid prefix ends, and whether the rest is invalid (`Some`) or only an unfinished code
 /// point at the end (`None`).
+///
+/// Only ever given at most 4 bytes, so `core::str::from_utf8` even with the `simd` feature:
+/// simdutf8's `compat` validator, which reports the same position, passes inputs under 64
+/// bytes to `core::str::from_utf8` itself.
 #[inline]
 fn check(bytes: &[u8]) -> Result<(), (usize, Option<usize>)> {
     match core::str::from_utf8(bytes) {
@@ -36,23 +37,17 @@ fn check(bytes: &[u8]) -> Result<(), (usize, Option<usize>)> {
 
 /// Whether `bytes` is complete, valid UTF-8, without saying where it fails.
 ///
-/// With the `simd` feature this is simdutf8's `basic` validator, faster than its `compat`
-/// one because it reports no position: [`Utf8Validator::feed`] gives it only slices cut at
-/// a code point boundary, where "invalid" needs no position to be final. With `std` on an
-/// x86-64 CPU with AVX-512 F, BW and VBMI (Ice Lake, Zen 4 and later), our own 64-byte
-/// kernel ([`avx512`]) answers instead: simdutf8 0.1.5 goes no wider than AVX2, and takes
-/// 58.8 µs per MiB of multi-byte text where the kernel takes 42.7.
+/// With the `simd` feature this is simdutf8's `basic` validator (AVX2, SSE4.2 or NEON, chosen
+/// at run time under `std`), faster than its `compat` one because it reports no position:
+/// [`Utf8Validator::feed`] gives it only slices cut at a code point boundary, where
+/// "invalid" needs no position to be final.
 #[inline]
 fn is_complete(bytes: &[u8]) -> bool {
-    #[cfg(all(feature = "std", feature = "simd", target_arch = "x86_64"))]
-    if let Some(valid) = avx512::is_valid(bytes) {
-        return valid;
-    }
     #[cfg(feature = "simd")]
-    let result = simdutf8::basic::from_utf8(bytes).is_ok();
+    let valid = simdutf8::basic::from_utf8(bytes).is_ok();
     #[cfg(not(feature = "simd"))]
-    let result = core::str::from_utf8(bytes).is_ok();
-    result
+    let valid = core::str::from_utf8(bytes).is_ok();
+    valid
 }
 
 /// Where `piece` is cut so that everything before the cut can be judged on its own: before
