@@ -138,6 +138,7 @@ impl core::fmt::Debug for ClientHandshake {
 struct Sending {
     kind: MessageKind,
     /// Its fragments are compressed (RSV1 was set on the first).
+    #[cfg_attr(not(feature = "deflate"), allow(dead_code))]
     compressed: bool,
     /// Text: the UTF-8 state after the pieces sent so far.
     utf8: Utf8Validator,
@@ -873,15 +874,10 @@ impl Connection {
 
     /// Whether a message payload of `len` bytes goes out compressed (permessage-deflate
     /// negotiated, and the payload worth it).
+    #[cfg(feature = "deflate")]
     #[inline]
     fn compresses(&self, len: usize) -> bool {
-        #[cfg(feature = "deflate")]
-        return self.deflater.as_ref().is_some_and(|d| d.wants(len));
-        #[cfg(not(feature = "deflate"))]
-        {
-            let _ = len;
-            false
-        }
+        self.deflater.as_ref().is_some_and(|d| d.wants(len))
     }
 
     /// Queues a text message.

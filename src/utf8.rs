@@ -6,9 +6,6 @@
 //! (O(n) whatever the fragment count) and an invalid sequence is reported as soon as its
 //! bytes arrive (fail fast), not when the message ends.
 
-#[cfg(all(feature = "std", feature = "simd", target_arch = "x86_64"))]
-mod avx512;
-
 use bytes::Bytes;
 use core::fmt;
 use core::ops::Deref;
@@ -26,6 +23,10 @@ impl fmt::Display for InvalidUtf8 {
 /// The outcome of checking a few bytes (a pending code point, or the tail of a piece): where
 /// the valid prefix ends, and whether the rest is invalid (`Some`) or only an unfinished code
 /// point at the end (`None`).
+///
+/// Only ever given at most 4 bytes, so `core::str::from_utf8` even with the `simd` feature:
+/// simdutf8's `compat` validator, which reports the same position, passes inputs under 64
+/// bytes to `core::str::from_utf8` itself.
 #[inline]
 fn check(bytes: &[u8]) -> Result<(), (usize, Option<usize>)> {
     match core::str::from_utf8(bytes) {
@@ -36,23 +37,17 @@ fn check(bytes: &[u8]) -> Result<(), (usize, Option<usize>)> {
 
 /// Whether `bytes` is complete, valid UTF-8, without saying where it fails.
 ///
-/// With the `simd` feature this is simdutf8's `basic` validator, faster than its `compat`
-/// one because it reports no position: [`Utf8Validator::feed`] gives it only slices cut at
-/// a code point boundary, where "invalid" needs no position to be final. With `std` on an
-/// x86-64 CPU with AVX-512 F, BW and VBMI (Ice Lake, Zen 4 and later), our own 64-byte
-/// kernel ([`avx512`]) answers instead: simdutf8 0.1.5 goes no wider than AVX2, and takes
-/// 58.8 µs per MiB of multi-byte text where the kernel takes 42.7.
+/// With the `simd` feature this is simdutf8's `basic` validator (AVX2, SSE4.2 or NEON, chosen
+/// at run time under `std`), faster than its `compat` one because it reports no position:
+/// [`Utf8Validator::feed`] gives it only slices cut at a code point boundary, where
+/// "invalid" needs no position to be final.
 #[inline]
 fn is_complete(bytes: &[u8]) -> bool {
-    #[cfg(all(feature = "std", feature = "simd", target_arch = "x86_64"))]
-    if let Some(valid) = avx512::is_valid(bytes) {
-        return valid;
-    }
     #[cfg(feature = "simd")]
-    let result = simdutf8::basic::from_utf8(bytes).is_ok();
+    let valid = simdutf8::basic::from_utf8(bytes).is_ok();
     #[cfg(not(feature = "simd"))]
-    let result = core::str::from_utf8(bytes).is_ok();
-    result
+    let valid = core::str::from_utf8(bytes).is_ok();
+    valid
 }
 
 /// Where `piece` is cut so that everything before the cut can be judged on its own: before
@@ -179,12 +174,17 @@ impl Utf8Validator {
 }
 
 /// Views bytes a [`Utf8Validator`] accepted as a `str`, without checking them again.
+///
+/// The caller must pass a whole text that a validator accepted (every byte fed, `finish`
+/// passed) and that was not changed since; `debug_assert!` checks it in debug builds.
 pub(crate) fn validated_str(bytes: &[u8]) -> &str {
     debug_assert!(core::str::from_utf8(bytes).is_ok());
-    // SAFETY: callers pass only text bytes the decoder's `Utf8Validator` accepted whole
-    // (every byte fed and `finish` passed) and that were not changed since; the differential
-    // tests against `core::str::from_utf8` check the validator. Checking again would make
-    // every borrowed text message cost a second pass (`benches/core.rs`, `text/as_str`).
+    // SAFETY: the invariant is that `bytes` is a whole text a `Utf8Validator` accepted,
+    // unchanged since, and the validator accepts only what `core::str::from_utf8` accepts:
+    // the differential tests here and in `tests/properties.rs` check that, and
+    // `validator_accepted_text_is_utf8_for_the_unchecked_views` checks this function's input
+    // in release builds too. Checking again would cost every borrowed text message a second
+    // pass over its bytes.
     #[allow(unsafe_code)]
     unsafe {
         core::str::from_utf8_unchecked(bytes)
@@ -211,7 +211,8 @@ impl Utf8Bytes {
 
     /// Wraps bytes that the caller has already validated.
     ///
-    /// Only this crate calls it, right after a [`Utf8Validator`] accepted every byte.
+    /// Only this crate calls it, and only with a whole text a [`Utf8Validator`] accepted
+    /// (every byte fed, `finish` passed); `debug_assert!` checks it in debug builds.
     pub(crate) fn from_validated(bytes: Bytes) -> Utf8Bytes {
         debug_assert!(core::str::from_utf8(&bytes).is_ok());
         Utf8Bytes(bytes)
@@ -220,12 +221,13 @@ impl Utf8Bytes {
     /// The text.
     #[inline]
     pub fn as_str(&self) -> &str {
-        // SAFETY: every constructor validates the bytes (`from_static` takes a `&str`,
-        // `TryFrom` runs `from_utf8`, `From<String>` takes a `String`, and `from_validated`
-        // is called only with bytes a `Utf8Validator` accepted, which `debug_assert!` and the
-        // differential tests against `core::str::from_utf8` check), and `Bytes` never changes
-        // its contents. Re-validating here would make every read of a received text message
-        // O(n); `benches/core.rs` (`text/as_str`) measures the difference.
+        // SAFETY: the invariant is that a `Utf8Bytes` holds UTF-8 from construction on:
+        // `from_static`, `From<String>` and `From<&str>` take a `str`, `Default` is empty,
+        // `TryFrom<Bytes>` runs `from_utf8`, `from_validated` takes only text a
+        // `Utf8Validator` accepted, and `Bytes` never changes its contents.
+        // `every_constructor_holds_utf8` checks each constructor against
+        // `core::str::from_utf8` in release builds too. Checking again here would make every
+        // read of a received text message O(n).
         #[allow(unsafe_code)]
         unsafe {
             core::str::from_utf8_unchecked(&self.0)
@@ -510,51 +512,133 @@ mod tests {
         }
     }
 
-    /// Every string of up to 4 bytes from a set of edge bytes, after a SIMD-sized prefix and
-    /// split at every point: each piece fails exactly when the bytes so far cannot begin
-    /// valid UTF-8, as `core::str::from_utf8` says.
-    #[test]
-    fn every_short_suffix_at_every_split_agrees_with_core() {
+    /// Every string of up to 4 bytes from a set of edge bytes (ASCII, the ends of the
+    /// continuation ranges, the leads whose second byte is restricted), after a prefix long
+    /// enough for the SIMD path.
+    fn edge_texts() -> Vec<Vec<u8>> {
         const EDGES: [u8; 12] = [
             0x41, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc2, 0xe0, 0xed, 0xf0, 0xf4,
         ];
-        let valid_prefix = |bytes: &[u8]| match core::str::from_utf8(bytes) {
-            Ok(_) => true,
-            Err(e) => e.error_len().is_none(),
-        };
-        let prefix = long_prefix();
+        let mut texts = Vec::new();
         for len in 1..=4u32 {
             for n in 0..EDGES.len().pow(len) {
-                let mut bytes = prefix.clone();
+                let mut bytes = long_prefix();
                 let mut k = n;
                 for _ in 0..len {
                     bytes.push(EDGES[k % EDGES.len()]);
                     k /= EDGES.len();
                 }
-                // One cut inside the suffix, anywhere from its start to its end.
-                for cut in prefix.len()..=bytes.len() {
-                    let mut v = Utf8Validator::new();
-                    let first = v.feed(&bytes[..cut]);
+                texts.push(bytes);
+            }
+        }
+        texts
+    }
+
+    /// Every [`edge_texts`] string split at every point of its suffix: each piece fails
+    /// exactly when the bytes so far cannot begin valid UTF-8, as `core::str::from_utf8`
+    /// says.
+    #[test]
+    fn every_short_suffix_at_every_split_agrees_with_core() {
+        let valid_prefix = |bytes: &[u8]| match core::str::from_utf8(bytes) {
+            Ok(_) => true,
+            Err(e) => e.error_len().is_none(),
+        };
+        let prefix_len = long_prefix().len();
+        for bytes in edge_texts() {
+            for cut in prefix_len..=bytes.len() {
+                let mut v = Utf8Validator::new();
+                let first = v.feed(&bytes[..cut]);
+                assert_eq!(
+                    first.is_ok(),
+                    valid_prefix(&bytes[..cut]),
+                    "{bytes:x?} {cut}"
+                );
+                if first.is_err() {
+                    continue;
+                }
+                let second = v.feed(&bytes[cut..]);
+                assert_eq!(second.is_ok(), valid_prefix(&bytes), "{bytes:x?} {cut}");
+                if second.is_ok() {
                     assert_eq!(
-                        first.is_ok(),
-                        valid_prefix(&bytes[..cut]),
+                        v.finish().is_ok(),
+                        core::str::from_utf8(&bytes).is_ok(),
                         "{bytes:x?} {cut}"
                     );
-                    if first.is_err() {
-                        continue;
-                    }
-                    let second = v.feed(&bytes[cut..]);
-                    assert_eq!(second.is_ok(), valid_prefix(&bytes), "{bytes:x?} {cut}");
-                    if second.is_ok() {
-                        assert_eq!(
-                            v.finish().is_ok(),
-                            core::str::from_utf8(&bytes).is_ok(),
-                            "{bytes:x?} {cut}"
-                        );
-                    }
                 }
             }
         }
+    }
+
+    /// Checks, without trusting `text`, that it holds UTF-8 and that `as_str` shows exactly
+    /// its bytes. The check runs before `as_str`, so a breach fails here instead of making
+    /// an invalid `str`.
+    fn assert_holds_utf8(text: &Utf8Bytes) {
+        let checked = core::str::from_utf8(text.as_bytes())
+            .unwrap_or_else(|e| panic!("a Utf8Bytes holds {:x?}: {e}", text.as_bytes()));
+        assert_eq!(text.as_str(), checked);
+    }
+
+    /// The invariant `as_str` relies on, for every constructor, in release builds as in
+    /// debug ones (not only through `from_validated`'s `debug_assert!`).
+    #[test]
+    fn every_constructor_holds_utf8() {
+        assert_holds_utf8(&Utf8Bytes::default());
+        assert_holds_utf8(&Utf8Bytes::from_static("κόσμε 𝄞"));
+        assert_holds_utf8(&Utf8Bytes::from("κόσμε 𝄞"));
+        assert_holds_utf8(&Utf8Bytes::from(alloc::string::String::from("κόσμε 𝄞")));
+        let mut accepted = 0;
+        for bytes in edge_texts() {
+            let core_accepts = core::str::from_utf8(&bytes).is_ok();
+            match Utf8Bytes::try_from(Bytes::from(bytes.clone())) {
+                Ok(text) => {
+                    assert!(core_accepts, "try_from accepted {bytes:x?}");
+                    assert_holds_utf8(&text);
+                    assert_holds_utf8(&text.clone());
+                    accepted += 1;
+                }
+                Err(InvalidUtf8) => assert!(!core_accepts, "try_from refused {bytes:x?}"),
+            }
+            let lossy = alloc::string::String::from_utf8_lossy(&bytes).into_owned();
+            assert_holds_utf8(&Utf8Bytes::from(lossy));
+        }
+        assert!(accepted > 100, "the edge texts hold valid ones too");
+    }
+
+    /// The invariant `validated_str` and `from_validated` rely on: a text the validator
+    /// accepts whole, in any two pieces, is UTF-8 as `core::str::from_utf8` says. Checked
+    /// before each view is made, in every build.
+    #[test]
+    fn validator_accepted_text_is_utf8_for_the_unchecked_views() {
+        let prefix_len = long_prefix().len();
+        let mut accepted = 0;
+        for bytes in edge_texts() {
+            for cut in prefix_len..=bytes.len() {
+                let mut v = Utf8Validator::new();
+                if v.feed(&bytes[..cut]).is_err()
+                    || v.feed(&bytes[cut..]).is_err()
+                    || v.finish().is_err()
+                {
+                    continue;
+                }
+                accepted += 1;
+                assert!(
+                    core::str::from_utf8(&bytes).is_ok(),
+                    "the validator accepted {bytes:x?} cut at {cut}"
+                );
+                assert_eq!(validated_str(&bytes).as_bytes(), &bytes[..]);
+                assert_holds_utf8(&Utf8Bytes::from_validated(Bytes::from(bytes.clone())));
+            }
+        }
+        assert!(accepted > 100, "the edge texts hold valid ones too");
+    }
+
+    /// The debug builds' net under `from_validated`: bytes no validator accepted panic
+    /// instead of becoming a `Utf8Bytes`.
+    #[cfg(debug_assertions)]
+    #[test]
+    #[should_panic]
+    fn from_validated_of_invalid_bytes_panics_in_debug_builds() {
+        let _ = Utf8Bytes::from_validated(Bytes::from_static(b"\xff"));
     }
 
     #[test]

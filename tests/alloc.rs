@@ -303,7 +303,11 @@ fn heap_use_per_message_and_per_connection() {
         read.extend_from_slice(REQUEST);
         conn.receive_bytes(read);
     });
-    assert_eq!(roomy, 1 + 5, "the caller's read buffer, then the same but the input");
+    assert_eq!(
+        roomy,
+        1 + 5,
+        "the caller's read buffer, then the same but the input"
+    );
     // A request the application keeps holds its head, not the caller's read buffer,
     // even when the read came as an exact view of it (`split`, as `tokio`'s
     // `read_buf` users do).
