@@ -348,7 +348,7 @@ fn text(c: &mut Criterion) {
     }
 
     // Reading a received text: `Utf8Bytes::as_str` trusts the validation done on receipt
-    // (the crate's one `unsafe`); without it every read would re-validate, as here.
+    // (one of the crate's two `unsafe` blocks); without it every read would re-validate, as here.
     let received: Utf8Bytes = received.expect("received above");
     assert_eq!(received.len(), MIB);
     g.bench_function(BenchmarkId::new("received_as_str", "multibyte"), |b| {
