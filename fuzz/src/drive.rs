@@ -11,10 +11,17 @@
 //! - messages and frame chunks stay within the configured limits, and text is UTF-8;
 //! - nothing is delivered after a `Close` event or an error, and an error's close code is
 //!   one that may be sent;
-//! - a read of more than `max_buffered_input` makes the connection fail (or close), in
-//!   every phase but a request awaiting the application's answer;
+//! - a read of more than the input limit (`max_frame_size` + 14 + `max_buffered_input`)
+//!   makes the connection fail (or close), in every phase but a request awaiting the
+//!   application's answer; and `InputBufferFull` comes only after more than
+//!   `max_buffered_input` bytes were handed over without a complete poll in between (or
+//!   while the handshake held them), as `Config::max_buffered_input` promises;
 //! - the output is the expected HTTP answer, then (once open) exactly the frames the model
-//!   expects (pongs, close replies, what was sent), masked iff the endpoint is a client.
+//!   expects (pongs, close replies, what was sent), masked iff the endpoint is a client,
+//!   with the auto-pongs still entirely unwritten at the tail of the output collapsed into
+//!   the pong for the latest ping; `pending_outbound()` is the model's count of bytes owed;
+//! - the handshake times out exactly `handshake_timeout` after the first `handle_timeout`
+//!   (which `poll_timeout` asks for at once), with `HandshakeTimeout`, nothing written.
 //!
 //! Input layout: `[flags][control length: u16 LE][control bytes][wire bytes]`. The flags
 //! pick the configuration ([`connection_config`]) and, for a client, what it offers
@@ -29,14 +36,14 @@ use crate::{
 };
 use bytes::BytesMut;
 use core::time::Duration;
-use sockless::frame::{MAX_CONTROL_PAYLOAD, OpCode};
+use sockless::codec::{MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode};
 use sockless::handshake::{
     Accept, ClientOptions, ExtensionOffer, Limits, Reject, Request, parse_request, parse_response,
     validate_response,
 };
 use sockless::{
-    CloseCode, Config, Connection, Error, Event, MessageKind, ProtocolError, ReceiveMode, Role,
-    SendError, State, close::MAX_REASON_LEN,
+    CloseCode, Config, Connection, Error, Event, MAX_REASON_LEN, MessageKind, ProtocolError,
+    ReceiveMode, Role, SendError, State,
 };
 
 /// Runs one input against an endpoint of `role`.
@@ -49,6 +56,7 @@ pub fn run(role: Role, data: &[u8]) {
     let mut driver = Driver::new(role, flags);
     while let Some(op) = control.u8() {
         driver.op(op, &mut control, &mut wire);
+        driver.check_output();
     }
     driver.answer_pending_request();
     driver.feed(wire.rest(), true);
@@ -151,12 +159,23 @@ struct Driver {
     /// The timeout error the next `poll_event` must return.
     pending: Option<Error>,
     eof: bool,
-    /// One read brought more than `max_buffered_input`: the connection must fail (or
-    /// close) once it has delivered what came before, whatever phase it is in.
+    /// One read brought more than the input limit: the connection must fail (or close)
+    /// once it has delivered what came before, whatever phase it is in.
     overflowed: bool,
+    /// Bytes handed over since `poll_event` last ran out of input while open or closing
+    /// (everything since the start while connecting, when the head and what follows it may
+    /// wait): only over `max_buffered_input` may the input buffer fill.
+    unpolled: usize,
     /// The kind of the fragmented message being sent.
     sending: Option<MessageKind>,
     text: TextCarry,
+    /// Bytes of frames queued and not yet written (once `frames`).
+    pending_out: usize,
+    /// The wire length of the auto-pong at the tail of the output while none of it was
+    /// written and nothing was queued after it: a newer ping's pong replaces it.
+    unsent_pong: Option<usize>,
+    /// When the opening handshake times out, once the first `handle_timeout` armed it.
+    handshake_deadline: Option<Duration>,
     client_options: ClientOptions,
     inbound: Inbound,
     out: Outbound,
@@ -193,10 +212,15 @@ impl Driver {
             pending: None,
             eof: false,
             overflowed: false,
+            unpolled: 0,
             sending: None,
             text: TextCarry::default(),
+            pending_out: 0,
+            unsent_pong: None,
+            handshake_deadline: None,
             client_options,
-            out: Outbound::new(role),
+            // No configuration here negotiates permessage-deflate: RSV1 is never right.
+            out: Outbound::new(role, false),
             frames: false,
             http: Vec::new(),
             http_status: None,
@@ -308,10 +332,19 @@ impl Driver {
 
     // ---- input and events ----
 
+    /// `Config::max_buffered_input` counts bytes beyond one whole frame and its header.
+    fn input_limit(&self) -> usize {
+        self.config
+            .max_frame_size
+            .saturating_add(MAX_HEADER_LEN)
+            .saturating_add(self.config.max_buffered_input)
+    }
+
     fn feed(&mut self, bytes: &[u8], poll: bool) {
-        if bytes.len() > self.config.max_buffered_input && self.state != State::Closed {
+        if bytes.len() > self.input_limit() && self.state != State::Closed {
             self.overflowed = true;
         }
+        self.unpolled = self.unpolled.saturating_add(bytes.len());
         self.conn.receive(bytes);
         if poll {
             self.drain();
@@ -332,16 +365,21 @@ impl Driver {
                         self.state,
                         "state() disagrees with what was delivered"
                     );
-                    // Config::max_buffered_input: a driver that hands over more than that
-                    // without polling fails the connection (1009) rather than buffering it.
+                    // Config::max_buffered_input: a driver that hands over more than the
+                    // input limit fails the connection (1009) rather than buffering it.
                     // Only a request awaiting the application's answer may hold that off.
                     assert!(
                         !self.overflowed || self.finished || self.request.is_some(),
-                        "a read of more than max_buffered_input ({} bytes) was dropped, yet \
+                        "a read of more than the input limit ({} bytes) was dropped, yet \
                          the connection neither failed nor closed ({:?})",
-                        self.config.max_buffered_input,
+                        self.input_limit(),
                         self.state
                     );
+                    // Out of input while open or closing: what is buffered is less than a
+                    // frame, and the buffer limit counts from here.
+                    if matches!(self.state, State::Open | State::Closing) {
+                        self.unpolled = 0;
+                    }
                     return;
                 }
                 Ok(Some(event)) => self.event(event),
@@ -409,7 +447,7 @@ impl Driver {
                 assert_eq!(self.state, State::Open, "a ping while {:?}", self.state);
                 self.inbound.control(&payload);
                 if self.config.auto_pong {
-                    self.out.expect(SentFrame::whole(OpCode::Pong, &payload));
+                    self.expect_auto_pong(&payload);
                 }
             }
             Event::Pong(payload) => {
@@ -439,7 +477,7 @@ impl Driver {
                     }
                     if self.state == State::Open {
                         // The echo (RFC 6455 §5.5.1): the code alone, or nothing.
-                        self.out.expect(if frame.code == CloseCode::NO_STATUS {
+                        self.expect(if frame.code == CloseCode::NO_STATUS {
                             SentFrame::whole(OpCode::Close, b"")
                         } else {
                             SentFrame::close(frame.code.0, b"")
@@ -486,7 +524,7 @@ impl Driver {
                     );
                     self.check_limit(p);
                     if self.state == State::Open {
-                        self.out.expect(SentFrame::close(p.close_code().0, b""));
+                        self.expect(SentFrame::close(p.close_code().0, b""));
                     }
                 }
                 Error::Request(r) => {
@@ -534,7 +572,16 @@ impl Driver {
                 assert_eq!(max, self.config.max_fragments);
             }
             ProtocolError::InputBufferFull { max } => {
-                assert_eq!(max, self.config.max_buffered_input);
+                assert_eq!(max, self.input_limit());
+                // The promise of `Config::max_buffered_input`: a driver that polls after
+                // every read of at most that many bytes never fills the buffer.
+                assert!(
+                    self.unpolled > self.config.max_buffered_input,
+                    "the input buffer filled ({max} bytes) though only {} bytes arrived \
+                     since poll_event last ran out of input, within max_buffered_input {}",
+                    self.unpolled,
+                    self.config.max_buffered_input
+                );
             }
             _ => {}
         }
@@ -564,7 +611,7 @@ impl Driver {
         };
         assert_eq!(got, want, "sending a {kind:?} message");
         if got.is_ok() {
-            self.out.expect(SentFrame::whole(kind.opcode(), payload));
+            self.expect(SentFrame::whole(kind.opcode(), payload));
         }
     }
 
@@ -582,7 +629,7 @@ impl Driver {
         if got.is_err() {
             return false;
         }
-        self.out.expect(SentFrame {
+        self.expect(SentFrame {
             opcode,
             fin,
             payload: payload.to_vec(),
@@ -603,7 +650,7 @@ impl Driver {
         };
         assert_eq!(got, want, "sending a {opcode:?}");
         if got.is_ok() {
-            self.out.expect(SentFrame::whole(opcode, payload));
+            self.expect(SentFrame::whole(opcode, payload));
         }
     }
 
@@ -620,7 +667,7 @@ impl Driver {
         let got = self.conn.close(code, reason);
         assert_eq!(got, want, "closing with {code} {reason:?}");
         if got.is_ok() {
-            self.out.expect(SentFrame::close(code.0, reason.as_bytes()));
+            self.expect(SentFrame::close(code.0, reason.as_bytes()));
             self.state = State::Closing;
         }
     }
@@ -703,27 +750,82 @@ impl Driver {
         assert!(self.conn.should_close_transport());
     }
 
+    /// What `poll_timeout` must say while connecting: at once until the handshake timer
+    /// learnt the time, then its deadline (no other timer runs before the connection opens).
+    fn check_handshake_timer(&self) {
+        if self.state != State::Connecting {
+            return;
+        }
+        let want = match self.config.handshake_timeout {
+            None => None,
+            Some(_) => Some(self.handshake_deadline.unwrap_or(Duration::ZERO)),
+        };
+        assert_eq!(
+            self.conn.poll_timeout(),
+            want,
+            "poll_timeout while connecting"
+        );
+    }
+
     fn timeout(&mut self, step: u8) {
         self.flush();
         let before = self.conn.state();
         assert_eq!(before, self.state);
+        self.check_handshake_timer();
         self.now += Duration::from_millis(u64::from(step) * 50);
+        // The first `handle_timeout` while connecting arms the handshake deadline.
+        let handshake_due = match self.config.handshake_timeout {
+            Some(limit) if before == State::Connecting => {
+                let at = *self
+                    .handshake_deadline
+                    .get_or_insert_with(|| self.now.saturating_add(limit));
+                self.now >= at
+            }
+            _ => false,
+        };
         self.conn.handle_timeout(self.now);
-        let _ = self.conn.poll_timeout();
         let after = self.conn.state();
         let written = self.conn.take_outbound();
+        self.unsent_pong = None;
         match (before, after) {
+            (State::Connecting, State::Connecting) => {
+                assert!(
+                    !handshake_due,
+                    "the handshake did not time out at {:?} (deadline {:?})",
+                    self.now, self.handshake_deadline
+                );
+                assert!(written.is_empty(), "a timer wrote while connecting");
+                self.check_handshake_timer();
+            }
+            (State::Connecting, State::Closed) => {
+                assert!(
+                    handshake_due,
+                    "the handshake timed out at {:?}, before its deadline {:?}",
+                    self.now, self.handshake_deadline
+                );
+                assert!(
+                    written.is_empty(),
+                    "a handshake timeout wrote {written:02x?}"
+                );
+                assert!(
+                    self.conn.should_close_transport(),
+                    "a handshake timeout leaves the transport open"
+                );
+                self.pending = Some(Error::HandshakeTimeout);
+                self.state = State::Closed;
+                // The request, if one was waiting, can no longer be answered.
+                self.request = None;
+            }
             (a, b) if a == b => {
                 if !written.is_empty() {
                     assert_eq!(a, State::Open, "a timer wrote while {a:?}");
                     assert!(self.config.keepalive.is_some(), "a ping without keepalive");
-                    self.out.expect(SentFrame::whole(OpCode::Ping, b""));
+                    self.expect(SentFrame::whole(OpCode::Ping, b""));
                 }
             }
             (State::Open, State::Closed) => {
                 assert!(self.config.keepalive.is_some(), "failed without keepalive");
-                self.out
-                    .expect(SentFrame::close(1011, b"keepalive timeout"));
+                self.expect(SentFrame::close(1011, b"keepalive timeout"));
                 self.pending = Some(Error::KeepaliveTimeout);
                 self.state = State::Closed;
             }
@@ -743,8 +845,56 @@ impl Driver {
 
     // ---- output ----
 
+    /// The endpoint should write `frame` after everything expected so far.
+    fn expect(&mut self, frame: SentFrame) {
+        self.pending_out += frame.wire_len(self.role);
+        // Whatever follows a queued pong keeps it.
+        self.unsent_pong = None;
+        self.out.expect(frame);
+    }
+
+    /// The automatic answer to a ping: it replaces the pong for an earlier ping that is
+    /// still entirely unwritten at the tail of the output (RFC 6455 §5.5.3 lets an endpoint
+    /// answer only the latest ping).
+    fn expect_auto_pong(&mut self, payload: &[u8]) {
+        if let Some(len) = self.unsent_pong.take() {
+            match self.out.unexpect_last() {
+                Some(pong) if pong.opcode == OpCode::Pong && pong.wire_len(self.role) == len => {}
+                other => panic!("the driver's model lost track of its pong: {other:?}"),
+            }
+            self.pending_out -= len;
+        }
+        let pong = SentFrame::whole(OpCode::Pong, payload);
+        let len = pong.wire_len(self.role);
+        self.expect(pong);
+        self.unsent_pong = Some(len);
+    }
+
+    /// The bytes owed agree with the model.
+    fn check_output(&self) {
+        let pending = self.conn.pending_outbound();
+        assert_eq!(
+            pending,
+            self.conn.outbound().len(),
+            "pending_outbound is not outbound().len()"
+        );
+        if self.frames {
+            assert_eq!(
+                pending, self.pending_out,
+                "pending_outbound disagrees with the frames queued and not written"
+            );
+        }
+    }
+
     fn sink(&mut self, bytes: &[u8]) {
         if self.frames {
+            assert!(
+                bytes.len() <= self.pending_out,
+                "the endpoint wrote {} bytes, more than the {} queued",
+                bytes.len(),
+                self.pending_out
+            );
+            self.pending_out -= bytes.len();
             self.out.feed(bytes);
         } else {
             self.http.extend_from_slice(bytes);
@@ -753,6 +903,8 @@ impl Driver {
 
     fn flush(&mut self) {
         let written: BytesMut = self.conn.take_outbound();
+        // Taken out, the pong is as good as written: a newer ping gets a pong of its own.
+        self.unsent_pong = None;
         self.sink(&written);
     }
 
@@ -762,10 +914,15 @@ impl Driver {
         let written = self.conn.outbound()[..n].to_vec();
         self.conn.advance_outbound(n);
         self.sink(&written);
+        // A pong that started going out is no longer replaced.
+        if self.unsent_pong.is_some_and(|len| self.pending_out < len) {
+            self.unsent_pong = None;
+        }
     }
 
     fn finish(&mut self) {
         self.flush();
+        self.check_output();
         self.out.finish(self.sending.is_some());
         if self.frames {
             assert!(self.http.is_empty());
