@@ -19,7 +19,12 @@
 //! - the output is the expected HTTP answer, then (once open) exactly the frames the model
 //!   expects (pongs, close replies, what was sent), masked iff the endpoint is a client,
 //!   with the auto-pongs still entirely unwritten at the tail of the output collapsed into
-//!   the pong for the latest ping; `pending_outbound()` is the model's count of bytes owed;
+//!   the pong for the latest ping; `pending_outbound()` is the model's count of bytes owed
+//!   and `wants_read()` is false exactly above `outbound_high_water`;
+//! - a send that would take the bytes owed past `max_pending_outbound` fails with
+//!   `OutboundFull` and queues nothing (a close never does), and a text fragment that does
+//!   not continue the message as UTF-8 (per `core::str::from_utf8`) fails with
+//!   `InvalidUtf8`;
 //! - the handshake times out exactly `handshake_timeout` after the first `handle_timeout`
 //!   (which `poll_timeout` asks for at once), with `HandshakeTimeout`, nothing written.
 //!
@@ -168,6 +173,8 @@ struct Driver {
     unpolled: usize,
     /// The kind of the fragmented message being sent.
     sending: Option<MessageKind>,
+    /// The unfinished code point the text fragments sent so far end with.
+    text_tail: Vec<u8>,
     text: TextCarry,
     /// Bytes of frames queued and not yet written (once `frames`).
     pending_out: usize,
@@ -214,6 +221,7 @@ impl Driver {
             overflowed: false,
             unpolled: 0,
             sending: None,
+            text_tail: Vec::new(),
             text: TextCarry::default(),
             pending_out: 0,
             unsent_pong: None,
@@ -283,7 +291,14 @@ impl Driver {
                 let n = usize::from(control.u8().unwrap_or(0));
                 let data = control.bytes(n);
                 let fin = how & 2 != 0;
-                if how & 1 == 0 {
+                if how & 0x11 == 0x10 {
+                    // Text as raw bytes, UTF-8 or not: `send_fragment` must refuse a piece
+                    // that cannot continue the message, and take any other. The held-back
+                    // tail no longer continues what was sent; drop it.
+                    if self.send_fragment(MessageKind::Text, data, fin) {
+                        self.text.commit(Vec::new());
+                    }
+                } else if how & 1 == 0 {
                     let text = String::from_utf8_lossy(data).into_owned();
                     let (payload, tail) = self.text.piece(&text, usize::from(how >> 2) & 3, fin);
                     if self.send_fragment(MessageKind::Text, &payload, fin) {
@@ -598,8 +613,27 @@ impl Driver {
         }
     }
 
+    /// `can_send`, and a frame of `len` payload bytes fits under `max_pending_outbound`
+    /// (counting a header of the largest size, as documented).
+    fn can_queue(&self, len: usize) -> Result<(), SendError> {
+        self.can_send()?;
+        let max = self.config.max_pending_outbound;
+        if self
+            .pending_out
+            .saturating_add(len)
+            .saturating_add(MAX_HEADER_LEN)
+            > max
+        {
+            return Err(SendError::OutboundFull {
+                pending: self.pending_out,
+                max,
+            });
+        }
+        Ok(())
+    }
+
     fn send_message(&mut self, kind: MessageKind, payload: &[u8]) {
-        let want = self.can_send().and(match self.sending {
+        let want = self.can_queue(payload.len()).and(match self.sending {
             Some(_) => Err(SendError::MessageInProgress),
             None => Ok(()),
         });
@@ -609,22 +643,49 @@ impl Driver {
                 .send_text(core::str::from_utf8(payload).expect("built from a String")),
             MessageKind::Binary => self.conn.send_binary(payload),
         };
+        trace(format_args!(
+            "send {kind:?} of {} bytes: {got:?}",
+            payload.len()
+        ));
         assert_eq!(got, want, "sending a {kind:?} message");
         if got.is_ok() {
             self.expect(SentFrame::whole(kind.opcode(), payload));
         }
     }
 
+    /// Whether text `payload` continues the fragments sent so far as UTF-8 (and, if `fin`,
+    /// ends the message on a code point), per `core::str::from_utf8`; with the unfinished
+    /// code point it then ends with.
+    fn continues_text(&self, payload: &[u8], fin: bool) -> Result<Vec<u8>, SendError> {
+        let mut all = self.text_tail.clone();
+        all.extend_from_slice(payload);
+        match core::str::from_utf8(&all) {
+            Ok(_) => Ok(Vec::new()),
+            Err(e) if e.error_len().is_none() && !fin => Ok(all[e.valid_up_to()..].to_vec()),
+            Err(_) => Err(SendError::InvalidUtf8),
+        }
+    }
+
     fn send_fragment(&mut self, kind: MessageKind, payload: &[u8], fin: bool) -> bool {
-        let want = self.can_send().and(match self.sending {
-            Some(current) if current != kind => Err(SendError::FragmentKindMismatch),
-            _ => Ok(()),
-        });
+        let mut tail = Vec::new();
+        let want = self
+            .can_queue(payload.len())
+            .and(match self.sending {
+                Some(current) if current != kind => Err(SendError::FragmentKindMismatch),
+                _ => Ok(()),
+            })
+            .and_then(|()| match kind {
+                MessageKind::Text => self.continues_text(payload, fin).map(|t| tail = t),
+                MessageKind::Binary => Ok(()),
+            });
         let opcode = match self.sending {
             Some(_) => OpCode::Continuation,
             None => kind.opcode(),
         };
         let got = self.conn.send_fragment(kind, payload, fin);
+        trace(format_args!(
+            "send {kind:?} fragment {payload:02x?} fin {fin}: {got:?}"
+        ));
         assert_eq!(got, want, "sending a {kind:?} fragment");
         if got.is_err() {
             return false;
@@ -635,19 +696,26 @@ impl Driver {
             payload: payload.to_vec(),
         });
         self.sending = (!fin).then_some(kind);
+        self.text_tail = tail;
         true
     }
 
     fn send_control(&mut self, opcode: OpCode, payload: &[u8]) {
-        let want = self.can_send().and(if payload.len() > MAX_CONTROL_PAYLOAD {
-            Err(SendError::ControlTooLong(payload.len()))
-        } else {
-            Ok(())
-        });
+        let want = self
+            .can_queue(payload.len())
+            .and(if payload.len() > MAX_CONTROL_PAYLOAD {
+                Err(SendError::ControlTooLong(payload.len()))
+            } else {
+                Ok(())
+            });
         let got = match opcode {
             OpCode::Ping => self.conn.send_ping(payload),
             _ => self.conn.send_pong(payload),
         };
+        trace(format_args!(
+            "send {opcode:?} of {} bytes: {got:?}",
+            payload.len()
+        ));
         assert_eq!(got, want, "sending a {opcode:?}");
         if got.is_ok() {
             self.expect(SentFrame::whole(opcode, payload));
@@ -655,6 +723,7 @@ impl Driver {
     }
 
     fn close(&mut self, code: CloseCode, reason: &str) {
+        // Never refused for the bytes owed: a close ends what the connection owes.
         let want = self.can_send().and_then(|()| {
             if !code.is_valid_on_wire() {
                 Err(SendError::InvalidCloseCode(code))
@@ -665,6 +734,7 @@ impl Driver {
             }
         });
         let got = self.conn.close(code, reason);
+        trace(format_args!("close {code} {reason:?}: {got:?}"));
         assert_eq!(got, want, "closing with {code} {reason:?}");
         if got.is_ok() {
             self.expect(SentFrame::close(code.0, reason.as_bytes()));
@@ -870,7 +940,7 @@ impl Driver {
         self.unsent_pong = Some(len);
     }
 
-    /// The bytes owed agree with the model.
+    /// The bytes owed agree with the model, and so does `wants_read`.
     fn check_output(&self) {
         let pending = self.conn.pending_outbound();
         assert_eq!(
@@ -884,6 +954,12 @@ impl Driver {
                 "pending_outbound disagrees with the frames queued and not written"
             );
         }
+        assert_eq!(
+            self.conn.wants_read(),
+            pending <= self.config.outbound_high_water,
+            "wants_read with {pending} bytes owed, high water {}",
+            self.config.outbound_high_water
+        );
     }
 
     fn sink(&mut self, bytes: &[u8]) {
