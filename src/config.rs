@@ -125,10 +125,13 @@ impl Default for Config {
 }
 
 impl Config {
-    /// The most input bytes a connection buffers: one whole frame with its header, plus
+    /// The most input bytes a connection buffers: one whole frame (data or control) with
+    /// its header, plus
     /// [`max_buffered_input`](Self::max_buffered_input).
     pub(crate) fn input_limit(&self) -> usize {
+        // A control frame of up to 125 bytes is accepted whatever `max_frame_size` says.
         self.max_frame_size
+            .max(crate::frame::MAX_CONTROL_PAYLOAD)
             .saturating_add(crate::frame::MAX_HEADER_LEN)
             .saturating_add(self.max_buffered_input)
     }

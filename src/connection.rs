@@ -1178,10 +1178,12 @@ impl Connection {
         if t.arm_close || wants_keepalive || (connecting && t.arm_handshake) {
             return Some(Duration::ZERO);
         }
-        [t.phase_deadline, t.keepalive_at]
-            .into_iter()
-            .flatten()
-            .min()
+        // A connection that failed or was refused keeps no deadline: nothing is left to time.
+        let phase_deadline = t
+            .phase_deadline
+            .filter(|_| !self.is_closed() || matches!(self.phase, Phase::Closed(Closure::Clean)));
+        let keepalive_at = t.keepalive_at.filter(|_| matches!(self.phase, Phase::Open));
+        [phase_deadline, keepalive_at].into_iter().flatten().min()
     }
 
     /// Runs the timers that are due at `now`: a time on any monotonic clock of the caller's

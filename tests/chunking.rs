@@ -434,6 +434,29 @@ fn max_buffered_input_does_not_limit_a_frame_that_max_frame_size_allows() {
     }
 }
 
+/// A control frame may carry 125 bytes whatever `max_frame_size` says, so the input it
+/// needs counts as one frame too (found by the `server_connection` fuzz target).
+#[test]
+fn a_control_frame_larger_than_max_frame_size_fits_the_input_limit() {
+    let mut config = messages();
+    config.max_frame_size = 64;
+    config.max_buffered_input = 200;
+    let mut conn = Connection::open(Role::Server, config);
+    let ping = common::client_frame(OpCode::Ping, true, &[7; 125], 2);
+    let binary = common::client_frame(OpCode::Binary, true, &[8; 60], 3);
+    conn.receive(&ping[..ping.len() - 1]);
+    assert_eq!(common::drain(&mut conn), (vec![], None));
+    let mut read = ping[ping.len() - 1..].to_vec();
+    while read.len() + binary.len() <= 200 {
+        read.extend_from_slice(&binary);
+    }
+    conn.receive(&read);
+    let (events, error) = common::drain(&mut conn);
+    assert_eq!(error, None);
+    assert!(matches!(events[0], Event::Ping(ref p) if p.len() == 125));
+    assert_eq!(events.len(), 1 + (read.len() - 1) / binary.len());
+}
+
 /// A driver that hands over more than one frame plus `max_buffered_input` without polling
 /// fails the connection with 1009, after every event that was decodable.
 #[test]

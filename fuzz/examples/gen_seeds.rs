@@ -124,6 +124,16 @@ fn frame_streams(mask: Option<[u8; 4]>) -> Vec<(&'static str, Vec<u8>)> {
             "binary-over-small-limits",
             cat(&[f(0x02, &[7; 20]), f(0x80, &[8; 30])]),
         ),
+        (
+            "ping-flood",
+            cat(&[
+                f(0x89, b"1"),
+                f(0x89, b"22"),
+                f(0x81, b"x"),
+                f(0x89, b"333"),
+                f(0x89, b""),
+            ]),
+        ),
     ]
 }
 
@@ -297,6 +307,24 @@ fn send_fragment(text: bool, fin: bool, back: u8, data: &[u8]) -> Vec<u8> {
     [&[6, how, data.len() as u8][..], data].concat()
 }
 
+/// A text fragment of raw bytes, UTF-8 or not.
+fn send_raw_text_fragment(fin: bool, data: &[u8]) -> Vec<u8> {
+    let how = 0x10 | (u8::from(fin) << 1);
+    [&[6, how, data.len() as u8][..], data].concat()
+}
+
+fn send_binary(data: &[u8]) -> Vec<u8> {
+    [&[5, data.len() as u8][..], data].concat()
+}
+
+/// Write out only `n` bytes of the output.
+fn write_out(n: u16) -> Vec<u8> {
+    let [lo, hi] = n.to_le_bytes();
+    vec![14, lo, hi]
+}
+
+const FLUSH: [u8; 1] = [15];
+
 fn ping(data: &[u8]) -> Vec<u8> {
     [&[7, data.len() as u8][..], data].concat()
 }
@@ -360,10 +388,76 @@ fn server_seeds() -> Vec<(&'static str, Vec<u8>)> {
         timeout(30),
     ]
     .concat();
+    // Pings read while their pongs are unwritten: only the latest is answered; a pong
+    // partly written stays.
+    let pings = [
+        client(0x89, b"1"),
+        client(0x89, b"22"),
+        client(0x89, b"333"),
+        client(0x89, b"4444"),
+    ];
+    let ping_flood = [RFC_REQUEST, &pings.concat()].concat();
+    let ping_flood_control = [
+        feed(RFC_REQUEST.len()),
+        ACCEPT_PLAIN.to_vec(),
+        feed(pings[0].len() + pings[1].len()),
+        write_out(1),
+        feed(pings[2].len()),
+        FLUSH.to_vec(),
+        feed(pings[3].len()),
+    ]
+    .concat();
+    // The tightest output limit (set 3: 150 bytes owed at most): sends fail with
+    // OutboundFull until the output is written; the pong owed takes it past the limit, and
+    // the close is still taken.
+    let peer_ping = client(0x89, &[5; 60]);
+    let full_wire = [RFC_REQUEST, &peer_ping].concat();
+    let full_control = [
+        feed(RFC_REQUEST.len()),
+        ACCEPT_PLAIN.to_vec(),
+        send_binary(&[1; 100]),
+        send_binary(&[2; 100]),
+        FLUSH.to_vec(),
+        send_binary(&[3; 100]),
+        feed(peer_ping.len()),
+        ping(&[4; 60]),
+        close(0, "full"),
+    ]
+    .concat();
+    let utf8_control = [
+        feed(RFC_REQUEST.len()),
+        ACCEPT_PLAIN.to_vec(),
+        send_raw_text_fragment(false, b"ok \xe2\x82"),
+        send_raw_text_fragment(false, b"\xff"),
+        send_raw_text_fragment(true, b"\xac"),
+        send_raw_text_fragment(false, b"\xe2"),
+        send_raw_text_fragment(true, b"\x82"),
+    ]
+    .concat();
     vec![
         (
             "chrome-accept-talk-close",
             connection_input(0x08, &control, &chrome_then_frames),
+        ),
+        (
+            "ping-flood-coalesces",
+            connection_input(0x08, &ping_flood_control, &ping_flood),
+        ),
+        (
+            "outbound-full",
+            connection_input(0x0C, &full_control, &full_wire),
+        ),
+        (
+            "fragment-not-utf8",
+            connection_input(0x08, &utf8_control, RFC_REQUEST),
+        ),
+        (
+            "handshake-timeout",
+            connection_input(
+                0x08,
+                &[feed(20), timeout(0), timeout(59), timeout(1), feed(64)].concat(),
+                RFC_REQUEST,
+            ),
         ),
         (
             "rfc-protocol-frames-mode",
@@ -467,6 +561,14 @@ fn client_seeds() -> Vec<(&'static str, Vec<u8>)> {
         ),
         ("someone-elses-accept", connection_input(0x08, &[], &rfc_accept_101)),
         (
+            "handshake-timeout",
+            connection_input(
+                0x08,
+                &[timeout(0), feed(30), timeout(59), timeout(1), feed(64)].concat(),
+                ok_101.as_bytes(),
+            ),
+        ),
+        (
             "close-timeout",
             connection_input(
                 0x08,
@@ -497,6 +599,11 @@ fn decoder_seeds() -> Vec<(String, Vec<u8>)> {
             out.push((
                 format!("{side}-{name}-small-limits"),
                 decoder_input(role_bit, &[0, 6], &bytes),
+            ));
+            // Written out after each read, so that pongs of separate reads do not collapse.
+            out.push((
+                format!("{side}-{name}-write-between-reads"),
+                decoder_input(role_bit | 0x18, &[4, 1], &bytes),
             ));
         }
     }

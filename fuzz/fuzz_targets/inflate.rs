@@ -12,8 +12,8 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
+use sockless::codec::{FrameHeader, OpCode, apply_mask};
 use sockless::deflate::DeflateParams;
-use sockless::frame::{FrameHeader, OpCode, apply_mask};
 use sockless::{Config, Connection, Event, Message, MessageKind, ReceiveMode, Role};
 use sockless_fuzz::TestRng;
 

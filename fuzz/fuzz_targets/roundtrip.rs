@@ -7,17 +7,22 @@
 //! exactly the same messages, pings, pongs and close (code and reason), in order, with no
 //! error. Then the receiver's output (its pongs and its close reply) goes back to the
 //! sender, which must see the pongs (unless it closed, after which it drops them) and the
-//! echo of its close code.
+//! echo of its close code. The receiver's output is written out after each read's events
+//! or only at the end: pongs still unwritten collapse into the pong for the latest ping, so
+//! the sender must see exactly one pong per read that brought pings, for its latest ping.
 //!
 //! Either endpoint may be `split()` into halves (sends and replies through the
-//! `SendHalf`, input and events through the `ReceiveHalf`): the outcome must be the same.
+//! `SendHalf`, input and events through the `ReceiveHalf`, the output drained with
+//! `take_outbound`): the outcome must be the same. A whole sender may also be split after
+//! its operations: that must succeed exactly when it is still open, keep what it owes, and
+//! otherwise hand the connection back unchanged.
 #![no_main]
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use sockless::{
     CloseCode, CloseFrame, Config, Connection, Error, Event, Message, MessageKind, ReceiveHalf,
-    ReceiveMode, Role, SendError, SendHalf, State,
+    ReceiveMode, Role, SendError, SendHalf, SplitError, State,
 };
 use sockless_fuzz::wire::{Inbound, peer};
 use sockless_fuzz::{TestRng, TextCarry, chunk_size};
@@ -67,6 +72,10 @@ struct Input {
     split_sender: bool,
     /// The receiver works as two halves.
     split_receiver: bool,
+    /// A whole sender tries `split()` once its operations are done.
+    split_sender_after: bool,
+    /// The receiver's output is written out after each read's events (else at the end).
+    write_between_reads: bool,
     /// Chunk sizes (each + 1), cycled; none: all at once.
     chunks: Vec<u8>,
     ops: Vec<Op>,
@@ -80,11 +89,36 @@ enum Endpoint {
 
 impl Endpoint {
     fn new(conn: Connection, split: bool) -> Endpoint {
-        if split {
-            let (rx, tx) = conn.split();
-            Endpoint::Split(Box::new(rx), Box::new(tx))
-        } else {
-            Endpoint::Whole(Box::new(conn))
+        let endpoint = Endpoint::Whole(Box::new(conn));
+        if split { endpoint.split() } else { endpoint }
+    }
+
+    /// Splits a whole endpoint: only an open connection splits, with what it owes moving
+    /// to the halves; any other comes back in the `SplitError` unchanged.
+    fn split(self) -> Endpoint {
+        let Endpoint::Whole(conn) = self else {
+            return self;
+        };
+        let state = conn.state();
+        let owed = conn.outbound().to_vec();
+        match conn.split() {
+            Ok((rx, tx)) => {
+                assert_eq!(state, State::Open, "split() took a {state:?} connection");
+                assert_eq!(rx.state(), State::Open);
+                assert_eq!(rx.pending_outbound(), owed.len(), "split() lost output");
+                assert_eq!(tx.pending_outbound(), owed.len(), "split() lost output");
+                Endpoint::Split(Box::new(rx), Box::new(tx))
+            }
+            Err(SplitError(back)) => {
+                assert_ne!(state, State::Open, "split() refused an open connection");
+                assert_eq!(back.state(), state, "a refused split() changed the state");
+                assert_eq!(
+                    back.outbound(),
+                    owed,
+                    "a refused split() changed the output"
+                );
+                Endpoint::Whole(back)
+            }
         }
     }
 
@@ -96,12 +130,12 @@ impl Endpoint {
     }
 
     fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
-        // Odd lengths go through `send_shared`: by reference for a server's payloads of
-        // 1 KiB and more, as a copy otherwise; the peer must get the same message.
-        let shared = || Message::Binary(bytes::Bytes::copy_from_slice(data));
+        // Odd lengths go through `send` with a `Message`; the peer must get the same
+        // message whichever way it was sent.
+        let message = || Message::Binary(bytes::Bytes::copy_from_slice(data));
         match self {
-            Endpoint::Whole(c) if data.len() % 2 == 1 => c.send_shared(shared()),
-            Endpoint::Split(_, tx) if data.len() % 2 == 1 => tx.send_shared(shared()),
+            Endpoint::Whole(c) if data.len() % 2 == 1 => c.send(&message()),
+            Endpoint::Split(_, tx) if data.len() % 2 == 1 => tx.send(&message()),
             Endpoint::Whole(c) => c.send_binary(data),
             Endpoint::Split(_, tx) => tx.send_binary(data),
         }
@@ -154,7 +188,18 @@ impl Endpoint {
                 }
                 all
             }
-            Endpoint::Split(_, tx) => tx.take_outbound().to_vec(),
+            Endpoint::Split(rx, tx) => {
+                let owed = tx.pending_outbound();
+                assert_eq!(
+                    rx.pending_outbound(),
+                    owed,
+                    "the halves disagree on the output"
+                );
+                let all = tx.take_outbound().to_vec();
+                assert_eq!(all.len(), owed, "take_outbound did not take what was owed");
+                assert_eq!(rx.pending_outbound(), 0, "take_outbound left output behind");
+                all
+            }
         }
     }
 
@@ -162,6 +207,13 @@ impl Endpoint {
         match self {
             Endpoint::Whole(c) => c.receive(data),
             Endpoint::Split(rx, _) => rx.receive(data),
+        }
+    }
+
+    fn pending_outbound(&self) -> usize {
+        match self {
+            Endpoint::Whole(c) => c.pending_outbound(),
+            Endpoint::Split(rx, _) => rx.pending_outbound(),
         }
     }
 
@@ -210,17 +262,34 @@ enum Got {
     Close(CloseCode, String),
 }
 
+/// What one endpoint did with its peer's bytes.
+struct Delivered {
+    got: Vec<Got>,
+    /// What it wrote, drained after each read's events or only at the end.
+    written: Vec<u8>,
+    /// The pongs it owes: per drain of its output, the latest ping's payload (pongs still
+    /// unwritten at the tail of the output collapse into the pong for the latest ping).
+    pongs: Vec<Vec<u8>>,
+}
+
 /// Hands `bytes` to `conn` (of `role`, configured with `config`) in chunks and collects
-/// what it delivers; no error allowed.
+/// what it delivers; no error allowed. With `write_between_reads`, its output is drained
+/// after each read's events, as a driver writing what it owes before reading again would.
 fn deliver(
     conn: &mut Endpoint,
     role: Role,
     config: &Config,
     bytes: &[u8],
     sizes: &[u8],
-) -> Vec<Got> {
+    write_between_reads: bool,
+) -> Delivered {
     let mut inbound = Inbound::new(config);
-    let mut got = Vec::new();
+    let mut out = Delivered {
+        got: Vec::new(),
+        written: Vec::new(),
+        pongs: Vec::new(),
+    };
+    let mut latest_ping = None;
     let mut rest = bytes;
     let mut i = 0;
     while !rest.is_empty() {
@@ -243,7 +312,14 @@ fn deliver(
                     Some((kind, data)) => Got::Message(kind, data),
                     None => continue,
                 },
-                Event::Ping(p) => Got::Ping(p.to_vec()),
+                Event::Ping(p) => {
+                    assert!(
+                        conn.pending_outbound() > 0,
+                        "a ping was delivered with no pong owed"
+                    );
+                    latest_ping = Some(p.to_vec());
+                    Got::Ping(p.to_vec())
+                }
                 Event::Pong(p) => Got::Pong(p.to_vec()),
                 Event::Close(CloseFrame { code, reason }) => {
                     Got::Close(code, reason.as_str().to_owned())
@@ -251,13 +327,19 @@ fn deliver(
                 other => panic!("an open connection delivered {other:?}"),
             };
             assert!(
-                !matches!(got.last(), Some(Got::Close(..))),
+                !matches!(out.got.last(), Some(Got::Close(..))),
                 "{item:?} was delivered after the close"
             );
-            got.push(item);
+            out.got.push(item);
+        }
+        if write_between_reads {
+            out.pongs.extend(latest_ping.take());
+            out.written.extend(conn.take_outbound());
         }
     }
-    got
+    out.pongs.extend(latest_ping.take());
+    out.written.extend(conn.take_outbound());
+    out
 }
 
 fuzz_target!(|input: Input| {
@@ -344,43 +426,61 @@ fuzz_target!(|input: Input| {
         }
     }
 
+    if input.split_sender_after {
+        sender = sender.split();
+    }
+
     let forth = sender.take_outbound();
+    let there = deliver(
+        &mut receiver,
+        receiver_role,
+        &receiver_config,
+        &forth,
+        &input.chunks,
+        input.write_between_reads,
+    );
     assert_eq!(
-        deliver(
-            &mut receiver,
-            receiver_role,
-            &receiver_config,
-            &forth,
-            &input.chunks,
-        ),
-        expected,
+        there.got, expected,
         "the receiver did not get what was sent"
     );
+    // The pongs owed are for pings that were sent, the latest always among them; written
+    // only at the end, just the latest.
+    assert_eq!(
+        there.pongs.last(),
+        pings.last(),
+        "no pong for the latest ping"
+    );
+    assert!(
+        there.pongs.len() <= pings.len() && (input.write_between_reads || there.pongs.len() <= 1),
+        "more pongs owed ({}) than coalescing leaves for {} pings",
+        there.pongs.len(),
+        pings.len()
+    );
 
-    let back = receiver.take_outbound();
-    let replies = deliver(
+    let back = deliver(
         &mut sender,
         sender_role,
         &sender_config,
-        &back,
+        &there.written,
         &input.chunks,
+        input.write_between_reads,
     );
     let want: Vec<Got> = match closed_with {
         // A closing endpoint drops the pongs; the close comes back with its code alone.
         Some(code) => vec![Got::Close(code, String::new())],
-        None => pings.into_iter().map(Got::Pong).collect(),
+        None => there.pongs.into_iter().map(Got::Pong).collect(),
     };
-    assert_eq!(replies, want, "the sender did not get the replies");
+    assert_eq!(back.got, want, "the sender did not get the replies");
+    assert!(
+        back.written.is_empty(),
+        "the sender answered its peer's replies"
+    );
     if closed_with.is_some() {
         assert_eq!(receiver.state(), State::Closed);
         assert_eq!(sender.state(), State::Closed);
         assert_eq!(
             receiver.should_close_transport(),
             receiver_role == Role::Server
-        );
-        assert!(
-            sender.take_outbound().is_empty(),
-            "the sender answered the echo"
         );
     }
 });

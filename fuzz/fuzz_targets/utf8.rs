@@ -1,4 +1,5 @@
-//! `Utf8Validator` against `core::str::from_utf8`, for any bytes split at any points.
+//! The public `codec::Utf8Validator` against `core::str::from_utf8`, for any bytes split at
+//! any points.
 //!
 //! Input: `[n][n split bytes][text]`; each split byte is a cut position in the text (modulo
 //! its length + 1), so pieces may be empty and cuts may fall inside code points.
@@ -12,7 +13,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use sockless::Utf8Bytes;
-use sockless::utf8::Utf8Validator;
+use sockless::codec::Utf8Validator;
 use sockless_fuzz::Reader;
 
 /// The index of the first byte after which `text[..=i]` cannot begin valid UTF-8.

@@ -11,10 +11,22 @@
 //! - messages and frame chunks stay within the configured limits, and text is UTF-8;
 //! - nothing is delivered after a `Close` event or an error, and an error's close code is
 //!   one that may be sent;
-//! - a read of more than `max_buffered_input` makes the connection fail (or close), in
-//!   every phase but a request awaiting the application's answer;
+//! - a read of more than the input limit (`max_frame_size` + 14 + `max_buffered_input`)
+//!   makes the connection fail (or close), in every phase but a request awaiting the
+//!   application's answer; and `InputBufferFull` comes only after more than
+//!   `max_buffered_input` bytes were handed over without a complete poll in between (or
+//!   while the handshake held them), as `Config::max_buffered_input` promises;
 //! - the output is the expected HTTP answer, then (once open) exactly the frames the model
-//!   expects (pongs, close replies, what was sent), masked iff the endpoint is a client.
+//!   expects (pongs, close replies, what was sent), masked iff the endpoint is a client,
+//!   with the auto-pongs still entirely unwritten at the tail of the output collapsed into
+//!   the pong for the latest ping; `pending_outbound()` is the model's count of bytes owed
+//!   and `wants_read()` is false exactly above `outbound_high_water`;
+//! - a send that would take the bytes owed past `max_pending_outbound` fails with
+//!   `OutboundFull` and queues nothing (a close never does), and a text fragment that does
+//!   not continue the message as UTF-8 (per `core::str::from_utf8`) fails with
+//!   `InvalidUtf8`;
+//! - the handshake times out exactly `handshake_timeout` after the first `handle_timeout`
+//!   (which `poll_timeout` asks for at once), with `HandshakeTimeout`, nothing written.
 //!
 //! Input layout: `[flags][control length: u16 LE][control bytes][wire bytes]`. The flags
 //! pick the configuration ([`connection_config`]) and, for a client, what it offers
@@ -29,14 +41,14 @@ use crate::{
 };
 use bytes::BytesMut;
 use core::time::Duration;
-use sockless::frame::{MAX_CONTROL_PAYLOAD, OpCode};
+use sockless::codec::{MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode};
 use sockless::handshake::{
     Accept, ClientOptions, ExtensionOffer, Limits, Reject, Request, parse_request, parse_response,
     validate_response,
 };
 use sockless::{
-    CloseCode, Config, Connection, Error, Event, MessageKind, ProtocolError, ReceiveMode, Role,
-    SendError, State, close::MAX_REASON_LEN,
+    CloseCode, Config, Connection, Error, Event, MAX_REASON_LEN, MessageKind, ProtocolError,
+    ReceiveMode, Role, SendError, State,
 };
 
 /// Runs one input against an endpoint of `role`.
@@ -49,6 +61,7 @@ pub fn run(role: Role, data: &[u8]) {
     let mut driver = Driver::new(role, flags);
     while let Some(op) = control.u8() {
         driver.op(op, &mut control, &mut wire);
+        driver.check_output();
     }
     driver.answer_pending_request();
     driver.feed(wire.rest(), true);
@@ -150,12 +163,25 @@ struct Driver {
     /// The timeout error the next `poll_event` must return.
     pending: Option<Error>,
     eof: bool,
-    /// One read brought more than `max_buffered_input`: the connection must fail (or
-    /// close) once it has delivered what came before, whatever phase it is in.
+    /// One read brought more than the input limit: the connection must fail (or close)
+    /// once it has delivered what came before, whatever phase it is in.
     overflowed: bool,
+    /// Bytes handed over since `poll_event` last ran out of input while open or closing
+    /// (everything since the start while connecting, when the head and what follows it may
+    /// wait): only over `max_buffered_input` may the input buffer fill.
+    unpolled: usize,
     /// The kind of the fragmented message being sent.
     sending: Option<MessageKind>,
+    /// The unfinished code point the text fragments sent so far end with.
+    text_tail: Vec<u8>,
     text: TextCarry,
+    /// Bytes of frames queued and not yet written (once `frames`).
+    pending_out: usize,
+    /// The wire length of the auto-pong at the tail of the output while none of it was
+    /// written and nothing was queued after it: a newer ping's pong replaces it.
+    unsent_pong: Option<usize>,
+    /// When the opening handshake times out, once the first `handle_timeout` armed it.
+    handshake_deadline: Option<Duration>,
     client_options: ClientOptions,
     inbound: Inbound,
     out: Outbound,
@@ -192,10 +218,16 @@ impl Driver {
             pending: None,
             eof: false,
             overflowed: false,
+            unpolled: 0,
             sending: None,
+            text_tail: Vec::new(),
             text: TextCarry::default(),
+            pending_out: 0,
+            unsent_pong: None,
+            handshake_deadline: None,
             client_options,
-            out: Outbound::new(role),
+            // No configuration here negotiates permessage-deflate: RSV1 is never right.
+            out: Outbound::new(role, false),
             frames: false,
             http: Vec::new(),
             http_status: None,
@@ -258,7 +290,14 @@ impl Driver {
                 let n = usize::from(control.u8().unwrap_or(0));
                 let data = control.bytes(n);
                 let fin = how & 2 != 0;
-                if how & 1 == 0 {
+                if how & 0x11 == 0x10 {
+                    // Text as raw bytes, UTF-8 or not: `send_fragment` must refuse a piece
+                    // that cannot continue the message, and take any other. The held-back
+                    // tail no longer continues what was sent; drop it.
+                    if self.send_fragment(MessageKind::Text, data, fin) {
+                        self.text.commit(Vec::new());
+                    }
+                } else if how & 1 == 0 {
                     let text = String::from_utf8_lossy(data).into_owned();
                     let (payload, tail) = self.text.piece(&text, usize::from(how >> 2) & 3, fin);
                     if self.send_fragment(MessageKind::Text, &payload, fin) {
@@ -307,10 +346,21 @@ impl Driver {
 
     // ---- input and events ----
 
+    /// `Config::max_buffered_input` counts bytes beyond one whole frame and its header; a
+    /// control frame may be 125 bytes whatever `max_frame_size` says.
+    fn input_limit(&self) -> usize {
+        self.config
+            .max_frame_size
+            .max(MAX_CONTROL_PAYLOAD)
+            .saturating_add(MAX_HEADER_LEN)
+            .saturating_add(self.config.max_buffered_input)
+    }
+
     fn feed(&mut self, bytes: &[u8], poll: bool) {
-        if bytes.len() > self.config.max_buffered_input && self.state != State::Closed {
+        if bytes.len() > self.input_limit() && self.state != State::Closed {
             self.overflowed = true;
         }
+        self.unpolled = self.unpolled.saturating_add(bytes.len());
         self.conn.receive(bytes);
         if poll {
             self.drain();
@@ -331,16 +381,21 @@ impl Driver {
                         self.state,
                         "state() disagrees with what was delivered"
                     );
-                    // Config::max_buffered_input: a driver that hands over more than that
-                    // without polling fails the connection (1009) rather than buffering it.
+                    // Config::max_buffered_input: a driver that hands over more than the
+                    // input limit fails the connection (1009) rather than buffering it.
                     // Only a request awaiting the application's answer may hold that off.
                     assert!(
                         !self.overflowed || self.finished || self.request.is_some(),
-                        "a read of more than max_buffered_input ({} bytes) was dropped, yet \
+                        "a read of more than the input limit ({} bytes) was dropped, yet \
                          the connection neither failed nor closed ({:?})",
-                        self.config.max_buffered_input,
+                        self.input_limit(),
                         self.state
                     );
+                    // Out of input while open or closing: what is buffered is less than a
+                    // frame, and the buffer limit counts from here.
+                    if matches!(self.state, State::Open | State::Closing) {
+                        self.unpolled = 0;
+                    }
                     return;
                 }
                 Ok(Some(event)) => self.event(event),
@@ -408,7 +463,7 @@ impl Driver {
                 assert_eq!(self.state, State::Open, "a ping while {:?}", self.state);
                 self.inbound.control(&payload);
                 if self.config.auto_pong {
-                    self.out.expect(SentFrame::whole(OpCode::Pong, &payload));
+                    self.expect_auto_pong(&payload);
                 }
             }
             Event::Pong(payload) => {
@@ -438,7 +493,7 @@ impl Driver {
                     }
                     if self.state == State::Open {
                         // The echo (RFC 6455 §5.5.1): the code alone, or nothing.
-                        self.out.expect(if frame.code == CloseCode::NO_STATUS {
+                        self.expect(if frame.code == CloseCode::NO_STATUS {
                             SentFrame::whole(OpCode::Close, b"")
                         } else {
                             SentFrame::close(frame.code.0, b"")
@@ -485,7 +540,7 @@ impl Driver {
                     );
                     self.check_limit(p);
                     if self.state == State::Open {
-                        self.out.expect(SentFrame::close(p.close_code().0, b""));
+                        self.expect(SentFrame::close(p.close_code().0, b""));
                     }
                 }
                 Error::Request(r) => {
@@ -533,7 +588,16 @@ impl Driver {
                 assert_eq!(max, self.config.max_fragments);
             }
             ProtocolError::InputBufferFull { max } => {
-                assert_eq!(max, self.config.max_buffered_input);
+                assert_eq!(max, self.input_limit());
+                // The promise of `Config::max_buffered_input`: a driver that polls after
+                // every read of at most that many bytes never fills the buffer.
+                assert!(
+                    self.unpolled > self.config.max_buffered_input,
+                    "the input buffer filled ({max} bytes) though only {} bytes arrived \
+                     since poll_event last ran out of input, within max_buffered_input {}",
+                    self.unpolled,
+                    self.config.max_buffered_input
+                );
             }
             _ => {}
         }
@@ -550,8 +614,27 @@ impl Driver {
         }
     }
 
+    /// `can_send`, and a frame of `len` payload bytes fits under `max_pending_outbound`
+    /// (counting a header of the largest size, as documented).
+    fn can_queue(&self, len: usize) -> Result<(), SendError> {
+        self.can_send()?;
+        let max = self.config.max_pending_outbound;
+        if self
+            .pending_out
+            .saturating_add(len)
+            .saturating_add(MAX_HEADER_LEN)
+            > max
+        {
+            return Err(SendError::OutboundFull {
+                pending: self.pending_out,
+                max,
+            });
+        }
+        Ok(())
+    }
+
     fn send_message(&mut self, kind: MessageKind, payload: &[u8]) {
-        let want = self.can_send().and(match self.sending {
+        let want = self.can_queue(payload.len()).and(match self.sending {
             Some(_) => Err(SendError::MessageInProgress),
             None => Ok(()),
         });
@@ -561,52 +644,87 @@ impl Driver {
                 .send_text(core::str::from_utf8(payload).expect("built from a String")),
             MessageKind::Binary => self.conn.send_binary(payload),
         };
+        trace(format_args!(
+            "send {kind:?} of {} bytes: {got:?}",
+            payload.len()
+        ));
         assert_eq!(got, want, "sending a {kind:?} message");
         if got.is_ok() {
-            self.out.expect(SentFrame::whole(kind.opcode(), payload));
+            self.expect(SentFrame::whole(kind.opcode(), payload));
+        }
+    }
+
+    /// Whether text `payload` continues the fragments sent so far as UTF-8 (and, if `fin`,
+    /// ends the message on a code point), per `core::str::from_utf8`; with the unfinished
+    /// code point it then ends with.
+    fn continues_text(&self, payload: &[u8], fin: bool) -> Result<Vec<u8>, SendError> {
+        let mut all = self.text_tail.clone();
+        all.extend_from_slice(payload);
+        match core::str::from_utf8(&all) {
+            Ok(_) => Ok(Vec::new()),
+            Err(e) if e.error_len().is_none() && !fin => Ok(all[e.valid_up_to()..].to_vec()),
+            Err(_) => Err(SendError::InvalidUtf8),
         }
     }
 
     fn send_fragment(&mut self, kind: MessageKind, payload: &[u8], fin: bool) -> bool {
-        let want = self.can_send().and(match self.sending {
-            Some(current) if current != kind => Err(SendError::FragmentKindMismatch),
-            _ => Ok(()),
-        });
+        let mut tail = Vec::new();
+        let want = self
+            .can_queue(payload.len())
+            .and(match self.sending {
+                Some(current) if current != kind => Err(SendError::FragmentKindMismatch),
+                _ => Ok(()),
+            })
+            .and_then(|()| match kind {
+                MessageKind::Text => self.continues_text(payload, fin).map(|t| tail = t),
+                MessageKind::Binary => Ok(()),
+            });
         let opcode = match self.sending {
             Some(_) => OpCode::Continuation,
             None => kind.opcode(),
         };
         let got = self.conn.send_fragment(kind, payload, fin);
+        trace(format_args!(
+            "send {kind:?} fragment {payload:02x?} fin {fin}: {got:?}"
+        ));
         assert_eq!(got, want, "sending a {kind:?} fragment");
         if got.is_err() {
             return false;
         }
-        self.out.expect(SentFrame {
+        self.expect(SentFrame {
             opcode,
             fin,
             payload: payload.to_vec(),
         });
         self.sending = (!fin).then_some(kind);
+        self.text_tail = tail;
         true
     }
 
     fn send_control(&mut self, opcode: OpCode, payload: &[u8]) {
-        let want = self.can_send().and(if payload.len() > MAX_CONTROL_PAYLOAD {
-            Err(SendError::ControlTooLong(payload.len()))
-        } else {
-            Ok(())
-        });
+        let want = self
+            .can_queue(payload.len())
+            .and(if payload.len() > MAX_CONTROL_PAYLOAD {
+                Err(SendError::ControlTooLong(payload.len()))
+            } else {
+                Ok(())
+            });
         let got = match opcode {
             OpCode::Ping => self.conn.send_ping(payload),
             _ => self.conn.send_pong(payload),
         };
+        trace(format_args!(
+            "send {opcode:?} of {} bytes: {got:?}",
+            payload.len()
+        ));
         assert_eq!(got, want, "sending a {opcode:?}");
         if got.is_ok() {
-            self.out.expect(SentFrame::whole(opcode, payload));
+            self.expect(SentFrame::whole(opcode, payload));
         }
     }
 
     fn close(&mut self, code: CloseCode, reason: &str) {
+        // Never refused for the bytes owed: a close ends what the connection owes.
         let want = self.can_send().and_then(|()| {
             if !code.is_valid_on_wire() {
                 Err(SendError::InvalidCloseCode(code))
@@ -617,9 +735,10 @@ impl Driver {
             }
         });
         let got = self.conn.close(code, reason);
+        trace(format_args!("close {code} {reason:?}: {got:?}"));
         assert_eq!(got, want, "closing with {code} {reason:?}");
         if got.is_ok() {
-            self.out.expect(SentFrame::close(code.0, reason.as_bytes()));
+            self.expect(SentFrame::close(code.0, reason.as_bytes()));
             self.state = State::Closing;
         }
     }
@@ -702,27 +821,82 @@ impl Driver {
         assert!(self.conn.should_close_transport());
     }
 
+    /// What `poll_timeout` must say while connecting: at once until the handshake timer
+    /// learnt the time, then its deadline (no other timer runs before the connection opens).
+    fn check_handshake_timer(&self) {
+        if self.state != State::Connecting {
+            return;
+        }
+        let want = match self.config.handshake_timeout {
+            None => None,
+            Some(_) => Some(self.handshake_deadline.unwrap_or(Duration::ZERO)),
+        };
+        assert_eq!(
+            self.conn.poll_timeout(),
+            want,
+            "poll_timeout while connecting"
+        );
+    }
+
     fn timeout(&mut self, step: u8) {
         self.flush();
         let before = self.conn.state();
         assert_eq!(before, self.state);
+        self.check_handshake_timer();
         self.now += Duration::from_millis(u64::from(step) * 50);
+        // The first `handle_timeout` while connecting arms the handshake deadline.
+        let handshake_due = match self.config.handshake_timeout {
+            Some(limit) if before == State::Connecting => {
+                let at = *self
+                    .handshake_deadline
+                    .get_or_insert_with(|| self.now.saturating_add(limit));
+                self.now >= at
+            }
+            _ => false,
+        };
         self.conn.handle_timeout(self.now);
-        let _ = self.conn.poll_timeout();
         let after = self.conn.state();
         let written = self.conn.take_outbound();
+        self.unsent_pong = None;
         match (before, after) {
+            (State::Connecting, State::Connecting) => {
+                assert!(
+                    !handshake_due,
+                    "the handshake did not time out at {:?} (deadline {:?})",
+                    self.now, self.handshake_deadline
+                );
+                assert!(written.is_empty(), "a timer wrote while connecting");
+                self.check_handshake_timer();
+            }
+            (State::Connecting, State::Closed) => {
+                assert!(
+                    handshake_due,
+                    "the handshake timed out at {:?}, before its deadline {:?}",
+                    self.now, self.handshake_deadline
+                );
+                assert!(
+                    written.is_empty(),
+                    "a handshake timeout wrote {written:02x?}"
+                );
+                assert!(
+                    self.conn.should_close_transport(),
+                    "a handshake timeout leaves the transport open"
+                );
+                self.pending = Some(Error::HandshakeTimeout);
+                self.state = State::Closed;
+                // The request, if one was waiting, can no longer be answered.
+                self.request = None;
+            }
             (a, b) if a == b => {
                 if !written.is_empty() {
                     assert_eq!(a, State::Open, "a timer wrote while {a:?}");
                     assert!(self.config.keepalive.is_some(), "a ping without keepalive");
-                    self.out.expect(SentFrame::whole(OpCode::Ping, b""));
+                    self.expect(SentFrame::whole(OpCode::Ping, b""));
                 }
             }
             (State::Open, State::Closed) => {
                 assert!(self.config.keepalive.is_some(), "failed without keepalive");
-                self.out
-                    .expect(SentFrame::close(1011, b"keepalive timeout"));
+                self.expect(SentFrame::close(1011, b"keepalive timeout"));
                 self.pending = Some(Error::KeepaliveTimeout);
                 self.state = State::Closed;
             }
@@ -742,8 +916,62 @@ impl Driver {
 
     // ---- output ----
 
+    /// The endpoint should write `frame` after everything expected so far.
+    fn expect(&mut self, frame: SentFrame) {
+        self.pending_out += frame.wire_len(self.role);
+        // Whatever follows a queued pong keeps it.
+        self.unsent_pong = None;
+        self.out.expect(frame);
+    }
+
+    /// The automatic answer to a ping: it replaces the pong for an earlier ping that is
+    /// still entirely unwritten at the tail of the output (RFC 6455 §5.5.3 lets an endpoint
+    /// answer only the latest ping).
+    fn expect_auto_pong(&mut self, payload: &[u8]) {
+        if let Some(len) = self.unsent_pong.take() {
+            match self.out.unexpect_last() {
+                Some(pong) if pong.opcode == OpCode::Pong && pong.wire_len(self.role) == len => {}
+                other => panic!("the driver's model lost track of its pong: {other:?}"),
+            }
+            self.pending_out -= len;
+        }
+        let pong = SentFrame::whole(OpCode::Pong, payload);
+        let len = pong.wire_len(self.role);
+        self.expect(pong);
+        self.unsent_pong = Some(len);
+    }
+
+    /// The bytes owed agree with the model, and so does `wants_read`.
+    fn check_output(&self) {
+        let pending = self.conn.pending_outbound();
+        assert_eq!(
+            pending,
+            self.conn.outbound().len(),
+            "pending_outbound is not outbound().len()"
+        );
+        if self.frames {
+            assert_eq!(
+                pending, self.pending_out,
+                "pending_outbound disagrees with the frames queued and not written"
+            );
+        }
+        assert_eq!(
+            self.conn.wants_read(),
+            pending <= self.config.outbound_high_water,
+            "wants_read with {pending} bytes owed, high water {}",
+            self.config.outbound_high_water
+        );
+    }
+
     fn sink(&mut self, bytes: &[u8]) {
         if self.frames {
+            assert!(
+                bytes.len() <= self.pending_out,
+                "the endpoint wrote {} bytes, more than the {} queued",
+                bytes.len(),
+                self.pending_out
+            );
+            self.pending_out -= bytes.len();
             self.out.feed(bytes);
         } else {
             self.http.extend_from_slice(bytes);
@@ -752,6 +980,8 @@ impl Driver {
 
     fn flush(&mut self) {
         let written: BytesMut = self.conn.take_outbound();
+        // Taken out, the pong is as good as written: a newer ping gets a pong of its own.
+        self.unsent_pong = None;
         self.sink(&written);
     }
 
@@ -761,10 +991,15 @@ impl Driver {
         let written = self.conn.outbound()[..n].to_vec();
         self.conn.advance_outbound(n);
         self.sink(&written);
+        // A pong that started going out is no longer replaced.
+        if self.unsent_pong.is_some_and(|len| self.pending_out < len) {
+            self.unsent_pong = None;
+        }
     }
 
     fn finish(&mut self) {
         self.flush();
+        self.check_output();
         self.out.finish(self.sending.is_some());
         if self.frames {
             assert!(self.http.is_empty());

@@ -89,25 +89,43 @@ pub fn client_options(flags: u8) -> ClientOptions {
 /// The connection targets' settings, from the flags byte:
 ///
 /// - bit 0: [`ReceiveMode::Frames`]; bit 1: `auto_pong` off;
-/// - bits 2-3: one of four sets of small limits, so that inputs reach them;
-/// - bit 4: keepalive of 1 s / 1 s; bit 5: no close timeout (else 2 s).
+/// - bits 2-3: one of four sets of small limits, so that inputs reach them (the output
+///   limits of set 1 are the defaults, so that most sends go through there);
+/// - bit 4: keepalive of 1 s / 1 s;
+/// - bit 5: no close timeout and no handshake timeout (else 2 s and 3 s).
 pub fn connection_config(flags: u8) -> Config {
     let mut config = Config::default();
     if flags & 0x01 != 0 {
         config.receive_mode = ReceiveMode::Frames;
     }
     config.auto_pong = flags & 0x02 == 0;
-    // (max frame, max message, max fragments, max buffered input, max head, max headers)
-    let (frame, message, fragments, buffered, head, headers) = match (flags >> 2) & 3 {
-        0 => (16, 40, 4, 1024, 1024, 16),
-        1 => (125, 300, 8, 2048, 2048, 32),
-        2 => (1000, 1000, 64, 4096, 8192, 64),
-        _ => (64, 64, 2, 200, 512, 12),
-    };
+    // (max frame, max message, max fragments, max buffered input, max head, max headers,
+    // max pending outbound, outbound high water)
+    let defaults = Config::default();
+    let (frame, message, fragments, buffered, head, headers, owed, high_water) =
+        match (flags >> 2) & 3 {
+            0 => (16, 40, 4, 1024, 1024, 16, 600, 100),
+            1 => (
+                125,
+                300,
+                8,
+                2048,
+                2048,
+                32,
+                defaults.max_pending_outbound,
+                defaults.outbound_high_water,
+            ),
+            2 => (1000, 1000, 64, 4096, 8192, 64, 4096, 2000),
+            // The tightest: a 125-byte ping fits only when at most 11 bytes are owed, and
+            // anything owed at all is over the high water mark.
+            _ => (64, 64, 2, 200, 512, 12, 150, 0),
+        };
     config.max_frame_size = frame;
     config.max_message_size = message;
     config.max_fragments = fragments;
     config.max_buffered_input = buffered;
+    config.max_pending_outbound = owed;
+    config.outbound_high_water = high_water;
     config.handshake_limits = Limits::new()
         .with_max_head_size(head)
         .with_max_headers(headers);
@@ -116,6 +134,7 @@ pub fn connection_config(flags: u8) -> Config {
         timeout: Duration::from_secs(1),
     });
     config.close_timeout = (flags & 0x20 == 0).then_some(Duration::from_secs(2));
+    config.handshake_timeout = (flags & 0x20 == 0).then_some(Duration::from_secs(3));
     config
 }
 

@@ -2,11 +2,8 @@
 //! wrote, as its peer would, and compares it with what the endpoint was expected to write;
 //! [`Inbound`] checks what an endpoint delivered against its limits and the UTF-8 rule.
 
-use bytes::BytesMut;
-use sockless::close::parse_payload;
-use sockless::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, OpCode};
-use sockless::message::{Decoded, Decoder, FrameChunk, Message, MessageKind};
-use sockless::{Config, ReceiveMode, Role};
+use sockless::codec::{FrameHeader, MAX_CONTROL_PAYLOAD, OpCode, apply_mask, parse_close_payload};
+use sockless::{Config, FrameChunk, Message, MessageKind, Role};
 use std::collections::VecDeque;
 
 /// The other side.
@@ -48,17 +45,43 @@ impl SentFrame {
             payload,
         }
     }
+
+    /// How many bytes this frame takes on the wire when an endpoint of `sender`'s role
+    /// writes it uncompressed (shortest length form, a mask iff a client).
+    pub fn wire_len(&self, sender: Role) -> usize {
+        let header = FrameHeader {
+            mask: (sender == Role::Client).then_some([0; 4]),
+            ..FrameHeader::new(self.opcode, self.payload.len() as u64)
+        };
+        header.encoded_len() + self.payload.len()
+    }
 }
 
-/// Decodes the frames an endpoint wrote with a decoder of the peer's role, which checks the
-/// masking direction and every framing rule, in [`ReceiveMode::Frames`] with limits out of
-/// the way; each frame must be the next one expected.
+/// The fragmented message a sender has under way, as [`Outbound`] follows it.
+#[derive(Debug)]
+struct SentMessage {
+    kind: MessageKind,
+    /// RSV1 was set on its first frame.
+    compressed: bool,
+    /// Text sent so far (uncompressed text only), to check it is UTF-8.
+    text: Vec<u8>,
+}
+
+/// Parses the frames an endpoint wrote as its peer would, with the public header codec,
+/// and checks each against the rules of RFC 6455 on its own (no decoder of the library's
+/// is trusted here): the masking direction (masked exactly when a client wrote it), the
+/// shortest length form (§5.2), RSV2/RSV3 never set and RSV1 only on the first frame of a
+/// compressed message when permessage-deflate is on, control frames unfragmented and at
+/// most 125 bytes, continuations only inside a message and no message started inside
+/// another, uncompressed text UTF-8 across its fragments, close payloads well-formed.
+/// Each frame must be the next one expected.
 #[derive(Debug)]
 pub struct Outbound {
-    decoder: Decoder,
-    input: BytesMut,
-    /// The data frame being put together from its chunks.
-    partial: Option<(FrameHeader, Vec<u8>)>,
+    sender: Role,
+    deflate: bool,
+    /// Written bytes that do not make a whole frame yet.
+    input: Vec<u8>,
+    message: Option<SentMessage>,
     expected: VecDeque<SentFrame>,
     close_seen: bool,
     /// Every byte written, to check on its own that it ends between frames.
@@ -66,18 +89,14 @@ pub struct Outbound {
 }
 
 impl Outbound {
-    /// A checker for what an endpoint of `sender`'s role writes.
-    pub fn new(sender: Role) -> Outbound {
-        let mut config = Config::default();
-        config.receive_mode = ReceiveMode::Frames;
-        config.max_frame_size = usize::MAX;
-        config.max_message_size = usize::MAX;
-        config.max_fragments = usize::MAX;
-        config.max_buffered_input = usize::MAX;
+    /// A checker for what an endpoint of `sender`'s role writes, with permessage-deflate
+    /// negotiated (`deflate`: RSV1 may mark a compressed message) or not.
+    pub fn new(sender: Role, deflate: bool) -> Outbound {
         Outbound {
-            decoder: Decoder::new(peer(sender), &config),
-            input: BytesMut::new(),
-            partial: None,
+            sender,
+            deflate,
+            input: Vec::new(),
+            message: None,
             expected: VecDeque::new(),
             close_seen: false,
             all: Vec::new(),
@@ -87,6 +106,12 @@ impl Outbound {
     /// The endpoint should write `frame` next (after those expected already).
     pub fn expect(&mut self, frame: SentFrame) {
         self.expected.push_back(frame);
+    }
+
+    /// Takes back the frame expected last, which the endpoint will not write after all (a
+    /// pong it replaced with a newer one before writing any of it).
+    pub fn unexpect_last(&mut self) -> Option<SentFrame> {
+        self.expected.pop_back()
     }
 
     /// Whether a close frame was written.
@@ -107,55 +132,141 @@ impl Outbound {
         self.input.extend_from_slice(bytes);
         self.all.extend_from_slice(bytes);
         loop {
-            match self.decoder.decode(&mut self.input) {
+            let (header, n) = match FrameHeader::decode(&self.input) {
+                Ok(Some(parsed)) => parsed,
                 Ok(None) => return,
-                Ok(Some(Decoded::Control(opcode, payload))) => {
-                    self.frame(SentFrame::whole(opcode, &payload));
-                }
-                Ok(Some(Decoded::Chunk(chunk))) => self.chunk(chunk),
-                Ok(Some(Decoded::Message(m))) => {
-                    panic!("a decoder in frames mode returned a whole message: {m:?}")
-                }
                 Err(e) => panic!(
-                    "the endpoint wrote bytes that are not a valid frame stream: {e:?} \
-                     (remaining input {:02x?})",
-                    &self.input[..self.input.len().min(32)]
+                    "the endpoint wrote a frame header that does not decode: {e:?} ({:02x?})",
+                    &self.input[..self.input.len().min(14)]
                 ),
+            };
+            // Checked before the payload arrives, so that a header announcing more than
+            // will ever come fails here rather than as "output ends inside a frame".
+            self.check_header(&header, n);
+            let len = usize::try_from(header.payload_len).expect("checked to be small");
+            let Some(end) = n.checked_add(len).filter(|&end| end <= self.input.len()) else {
+                return;
+            };
+            let mut payload = self.input[n..end].to_vec();
+            if let Some(key) = header.mask {
+                apply_mask(&mut payload, key, 0);
             }
+            self.input.drain(..end);
+            self.frame(&header, payload);
         }
     }
 
-    fn chunk(&mut self, chunk: FrameChunk) {
-        let (header, data) = self
-            .partial
-            .get_or_insert_with(|| (chunk.header, Vec::new()));
-        assert_eq!(*header, chunk.header, "chunks of one frame disagree");
-        assert_eq!(chunk.offset, data.len() as u64, "a chunk out of order");
-        data.extend_from_slice(&chunk.data);
-        if chunk.is_last {
-            let (header, payload) = self.partial.take().expect("set above");
-            self.frame(SentFrame {
-                opcode: header.opcode,
-                fin: header.fin,
-                payload,
-            });
+    /// The rules a header alone must follow.
+    fn check_header(&self, header: &FrameHeader, n: usize) {
+        assert_eq!(
+            header.mask.is_some(),
+            self.sender == Role::Client,
+            "a {:?} wrote a frame {} (RFC 6455 §5.1): {header:?}",
+            self.sender,
+            if header.mask.is_some() {
+                "masked"
+            } else {
+                "unmasked"
+            }
+        );
+        assert_eq!(
+            n,
+            header.encoded_len(),
+            "a frame header not in the shortest length form: {header:?}"
+        );
+        assert!(
+            !header.rsv2 && !header.rsv3,
+            "RSV2/RSV3 set, which nothing negotiated: {header:?}"
+        );
+        // An output larger than memory would have failed long before; this bounds the
+        // payload that `feed` waits for.
+        assert!(
+            header.payload_len < 1 << 40,
+            "a frame of {} bytes",
+            header.payload_len
+        );
+        if header.opcode.is_control() {
+            assert!(header.fin, "a fragmented control frame: {header:?}");
+            assert!(
+                header.payload_len <= MAX_CONTROL_PAYLOAD as u64,
+                "a control frame of {} bytes",
+                header.payload_len
+            );
+        }
+        match header.opcode {
+            OpCode::Continuation => assert!(
+                self.message.is_some(),
+                "a continuation frame with no message under way: {header:?}"
+            ),
+            OpCode::Text | OpCode::Binary => assert!(
+                self.message.is_none(),
+                "a new message started inside a fragmented one: {header:?}"
+            ),
+            _ => {}
+        }
+        if header.rsv1 {
+            assert!(
+                self.deflate && matches!(header.opcode, OpCode::Text | OpCode::Binary),
+                "RSV1 set {}: {header:?}",
+                if self.deflate {
+                    "on a frame that does not start a message"
+                } else {
+                    "without permessage-deflate"
+                }
+            );
         }
     }
 
-    fn frame(&mut self, frame: SentFrame) {
+    fn frame(&mut self, header: &FrameHeader, payload: Vec<u8>) {
+        let frame = SentFrame {
+            opcode: header.opcode,
+            fin: header.fin,
+            payload,
+        };
         assert!(
             !self.close_seen,
             "the endpoint wrote a frame after its close frame: {frame:?}"
         );
-        if frame.opcode == OpCode::Close {
-            self.close_seen = true;
-            if let Err(e) = parse_payload(bytes::Bytes::from(frame.payload.clone())) {
-                panic!("the endpoint wrote an invalid close frame ({e}): {frame:?}");
+        match frame.opcode {
+            OpCode::Close => {
+                self.close_seen = true;
+                if let Err(e) = parse_close_payload(bytes::Bytes::from(frame.payload.clone())) {
+                    panic!("the endpoint wrote an invalid close frame ({e}): {frame:?}");
+                }
             }
+            OpCode::Text | OpCode::Binary | OpCode::Continuation => self.data(header, &frame),
+            OpCode::Ping | OpCode::Pong => {}
         }
         match self.expected.pop_front() {
             Some(want) => assert_eq!(frame, want, "the endpoint wrote another frame"),
             None => panic!("the endpoint wrote a frame it had no reason to: {frame:?}"),
+        }
+    }
+
+    /// Follows the message a data frame starts or continues.
+    fn data(&mut self, header: &FrameHeader, frame: &SentFrame) {
+        let message = self.message.get_or_insert_with(|| SentMessage {
+            kind: if header.opcode == OpCode::Text {
+                MessageKind::Text
+            } else {
+                MessageKind::Binary
+            },
+            compressed: header.rsv1,
+            text: Vec::new(),
+        });
+        if message.kind == MessageKind::Text && !message.compressed {
+            message.text.extend_from_slice(&frame.payload);
+            let complete = core::str::from_utf8(&message.text);
+            if let Err(e) = complete {
+                assert!(
+                    e.error_len().is_none() && !frame.fin,
+                    "the endpoint wrote text that is not UTF-8: {:02x?}",
+                    message.text
+                );
+            }
+        }
+        if frame.fin {
+            self.message = None;
         }
     }
 
@@ -169,7 +280,7 @@ impl Outbound {
             self.expected
         );
         assert!(
-            self.input.is_empty() && self.partial.is_none(),
+            self.input.is_empty(),
             "the endpoint's output ends inside a frame"
         );
         let mut pos = 0;
@@ -189,7 +300,7 @@ impl Outbound {
             "the endpoint's output ends inside a frame"
         );
         assert!(
-            self.decoder.is_idle() || self.close_seen || sending,
+            self.message.is_none() || self.close_seen || sending,
             "the endpoint's output ends inside a fragmented message"
         );
     }
