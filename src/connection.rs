@@ -156,6 +156,13 @@ enum Closure {
     Dropped,
 }
 
+/// See [`Connection`]'s `unsent_pongs`.
+#[derive(Clone, Copy, Debug, Default)]
+struct UnsentPongs {
+    len: u32,
+    read: u32,
+}
+
 /// Keepalive and close timers, as deadlines on the caller's clock.
 #[derive(Debug, Default)]
 struct Timers {
@@ -205,9 +212,13 @@ pub struct Connection {
     input_oversized: bool,
     decoder: Decoder,
     out: BytesMut,
-    /// The length of the auto-pong at the tail of `out`, while nothing was written after
-    /// it and none of it went out: a newer ping replaces it instead of queueing another.
-    unsent_pong: Option<u8>,
+    /// Auto-pongs at the tail of `out`, unwritten and with nothing after them: how many
+    /// bytes they take, and the read whose pings they answer. The first ping of a later
+    /// read replaces them all, so a peer that pings without reading is owed the pongs of
+    /// one read at most.
+    unsent_pongs: UnsentPongs,
+    /// Counts reads handed over (wrapping), to tell the pongs of one read from another's.
+    reads: u32,
     rng: Option<BoxedRng>,
     /// The fragmented message this endpoint is sending, if any.
     sending_fragmented: Option<Sending>,
@@ -246,7 +257,8 @@ impl Connection {
             input_overflow: false,
             input_oversized: false,
             out: BytesMut::new(),
-            unsent_pong: None,
+            unsent_pongs: UnsentPongs::default(),
+            reads: 0,
             rng,
             sending_fragmented: None,
             #[cfg(feature = "deflate")]
@@ -410,6 +422,7 @@ impl Connection {
         if len == 0 {
             return false;
         }
+        self.reads = self.reads.wrapping_add(1);
         self.timers.activity = true;
         if self.is_closed() || self.input_overflow {
             return false;
@@ -605,14 +618,25 @@ impl Connection {
         let len = span.len;
         let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
         payload[..len].copy_from_slice(span.of(&self.input));
-        if let Some(pong) = self.unsent_pong {
-            // The last ping's pong is still at the tail, unwritten: answer only this one.
-            self.out.truncate(self.out.len() - usize::from(pong));
+        let mut run = self.unsent_pongs;
+        if run.read != self.reads {
+            // Pongs for an earlier read are still unwritten: the peer is not reading. Answer
+            // only the pings of this read (RFC 6455 §5.5.3 allows answering the latest).
+            self.out.truncate(self.out.len() - run.len as usize);
+            run = UnsentPongs {
+                len: 0,
+                read: self.reads,
+            };
         }
         let start = self.out.len();
         self.write_frame(OpCode::Pong, true, &payload[..len]);
-        // A pong frame is at most 2 + 4 + 125 bytes.
-        self.unsent_pong = u8::try_from(self.out.len() - start).ok();
+        // Past 4 GiB of pongs from one read (only a read that large could ask for them) the
+        // run is no longer tracked, and is simply left to be written.
+        run.len = u32::try_from(self.out.len() - start)
+            .ok()
+            .and_then(|n| run.len.checked_add(n))
+            .unwrap_or(0);
+        self.unsent_pongs = run;
     }
 
     /// The decoder needs more bytes than there are.
@@ -1046,8 +1070,8 @@ impl Connection {
 
     #[inline]
     fn write_frame_with(&mut self, opcode: OpCode, fin: bool, rsv1: bool, payload: &[u8]) {
-        // Whatever follows a queued pong keeps it: it is no longer at the tail.
-        self.unsent_pong = None;
+        // Whatever follows queued pongs keeps them: they are no longer at the tail.
+        self.unsent_pongs.len = 0;
         let mask = self.next_mask();
         let header = FrameHeader {
             fin,
@@ -1133,9 +1157,10 @@ impl Connection {
     /// If `n` exceeds [`pending_outbound`](Self::pending_outbound).
     pub fn advance_outbound(&mut self, n: usize) {
         self.out.advance(n);
-        self.unsent_pong = self
-            .unsent_pong
-            .filter(|&pong| usize::from(pong) <= self.out.len());
+        if self.unsent_pongs.len as usize > self.out.len() {
+            // Some of them went out: what is left is no longer whole frames to replace.
+            self.unsent_pongs.len = 0;
+        }
         if self.out.is_empty() && self.out.capacity() > RETAINED_CAPACITY {
             self.out = BytesMut::new();
         }
@@ -1144,7 +1169,7 @@ impl Connection {
     /// Takes every byte waiting to be written at once, as a buffer of its own (for a
     /// driver that hands buffers to its transport, or a test).
     pub fn take_outbound(&mut self) -> BytesMut {
-        self.unsent_pong = None;
+        self.unsent_pongs.len = 0;
         self.out.split()
     }
 

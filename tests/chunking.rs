@@ -158,8 +158,8 @@ struct Outcome {
     state: State,
 }
 
-/// Feeds `pieces` to a fresh server in order, polling every event after each piece (as a
-/// driver must), alternating between `receive` and `receive_bytes` when `use_bytes` is set.
+/// Feeds `pieces` to a fresh server in order, polling every event and writing out what it
+/// owes after each piece (as a driver must), alternating between `receive` and `receive_bytes` when `use_bytes` is set.
 fn feed<'a>(
     config: &Config,
     pieces: impl IntoIterator<Item = &'a [u8]>,
@@ -168,6 +168,7 @@ fn feed<'a>(
     let mut server = Connection::open(Role::Server, config.clone());
     let mut events = Vec::new();
     let mut error = None;
+    let mut outbound = Vec::new();
     for (i, piece) in pieces.into_iter().enumerate() {
         if use_bytes && i % 2 == 1 {
             server.receive_bytes(BytesMut::from(piece));
@@ -183,11 +184,13 @@ fn feed<'a>(
         if err.is_some() {
             error = err;
         }
+        // Written before the next read, as a driver does: every pong goes out.
+        outbound.extend_from_slice(&server.take_outbound());
     }
     Outcome {
         events,
         error,
-        outbound: server.take_outbound().to_vec(),
+        outbound,
         state: server.state(),
     }
 }
@@ -297,13 +300,15 @@ fn whole_stream_decodes_to_the_expected_events() {
     assert_eq!(outcome.events, expected_events());
     assert_eq!(outcome.error, None);
     assert_eq!(outcome.state, State::Closed);
-    // One pong, for the last of the three pings (none was written out in between, so the
-    // pongs coalesce), then the close echoed with its code.
+    // Pongs for the three pings (they arrived in one read, so each is answered), then the
+    // close echoed with its code.
     let sent = common::parse_frames(&outcome.outbound, false);
     let sent: Vec<(OpCode, &[u8])> = sent.iter().map(|(op, _, p)| (*op, &p[..])).collect();
     assert_eq!(
         sent,
         [
+            (OpCode::Pong, &b"between"[..]),
+            (OpCode::Pong, &[0xee; 125][..]),
             (OpCode::Pong, &b""[..]),
             (OpCode::Close, &close_payload(1000, "")[..]),
         ]

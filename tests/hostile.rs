@@ -18,8 +18,8 @@ fn open_server() -> Connection {
     Connection::open(Role::Server, Config::default())
 }
 
-/// A peer that pings as fast as it can and never reads: the connection owes it one pong,
-/// for the latest ping, however many arrived.
+/// A peer that pings as fast as it can and never reads, one ping per read: the connection
+/// owes it one pong, for the latest ping, however many arrived.
 #[test]
 fn ping_flood_without_reading_owes_one_pong() {
     let mut server = open_server();
@@ -36,6 +36,29 @@ fn ping_flood_without_reading_owes_one_pong() {
     let mut expected = vec![0x8a, 125];
     expected.extend_from_slice(&last);
     assert_eq!(server.outbound(), &expected[..]);
+}
+
+/// The pings of one read are each answered (peers and Autobahn 2.10 expect every pong);
+/// when the next read brings pings while those pongs are still unwritten, its pongs
+/// replace them: what is owed in pongs never exceeds what one read asks for.
+#[test]
+fn pongs_of_an_earlier_read_left_unwritten_are_replaced() {
+    let mut server = open_server();
+    let mut read = Vec::new();
+    for i in 0..10u8 {
+        read.extend(client_frame(OpCode::Ping, true, &[i], i));
+    }
+    server.receive(&read);
+    assert_eq!(drain(&mut server).0.len(), 10);
+    assert_eq!(server.pending_outbound(), 10 * 3);
+    server.receive(&[read.clone(), read].concat());
+    assert_eq!(drain(&mut server).0.len(), 20);
+    assert_eq!(server.pending_outbound(), 20 * 3);
+    // Anything queued after the pongs keeps them.
+    server.send_text("x").unwrap();
+    server.receive(&client_frame(OpCode::Ping, true, b"z", 1));
+    drain(&mut server);
+    assert_eq!(server.pending_outbound(), 20 * 3 + 3 + 3);
 }
 
 /// A pong partly written is not replaced: the next ping's pong follows it whole.

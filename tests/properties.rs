@@ -802,9 +802,22 @@ fn feed_hostile(
     (events, error)
 }
 
-/// The endpoint wrote whole frames, masked if it is a client: one pong, for the latest ping
-/// (nothing was written out in between, so the pongs coalesce), then at most one close
-/// frame, which carries the failure's code or echoes the peer's.
+/// Pongs answer pings in order, the latest always, every one of a read: what was not
+/// written before the next read's pings arrived may be replaced by their pongs.
+fn assert_answers_pings(pongs: &[&Bytes], pings: &[&Bytes]) {
+    assert_eq!(pongs.last(), pings.last(), "the latest ping is answered");
+    let mut rest = pings.iter();
+    for pong in pongs {
+        assert!(
+            rest.any(|ping| ping == pong),
+            "pong {pong:?} answers no later ping"
+        );
+    }
+}
+
+/// The endpoint wrote whole frames, masked if it is a client: pongs for the pings (see
+/// `assert_answers_pings`), then at most one close frame, which carries the failure's code
+/// or echoes the peer's.
 fn check_outbound(conn: &mut Connection, events: &[Event], error: Option<&Error>) {
     let sent = parse_frames(&conn.take_outbound(), conn.role() == Role::Client);
     let pings: Vec<&Bytes> = events
@@ -819,7 +832,7 @@ fn check_outbound(conn: &mut Connection, events: &[Event], error: Option<&Error>
         .filter(|(op, _, _)| *op == OpCode::Pong)
         .map(|(_, _, p)| p)
         .collect();
-    assert_eq!(pongs, pings.last().into_iter().collect::<Vec<_>>());
+    assert_answers_pings(&pongs, &pings);
     let closes: Vec<&Bytes> = sent
         .iter()
         .filter(|(op, _, _)| *op == OpCode::Close)
@@ -1203,23 +1216,34 @@ proptest! {
             events.extend(new);
         }
         prop_assert_eq!(&events, &expected);
-        // The server answered the last ping (pongs coalesce while none is written out), and
-        // the close if there was one.
+        // The server answered the pings (see `assert_answers_pings`), then the close if
+        // there was one.
         let answers = parse_frames(&server.take_outbound(), false);
-        let last_ping = expected.iter().rev().find_map(|e| match e {
-            Event::Ping(p) => Some((OpCode::Pong, true, p.clone())),
-            _ => None,
-        });
-        let close_echo = expected.iter().find_map(|e| match e {
-            Event::Close(f) => Some((
-                OpCode::Close,
-                true,
-                Bytes::copy_from_slice(&f.code.0.to_be_bytes()),
-            )),
-            _ => None,
-        });
-        let expected_answers: Vec<(OpCode, bool, Bytes)> =
-            last_ping.into_iter().chain(close_echo).collect();
+        let pings: Vec<&Bytes> = expected
+            .iter()
+            .filter_map(|e| match e {
+                Event::Ping(p) => Some(p),
+                _ => None,
+            })
+            .collect();
+        let pongs: Vec<&Bytes> = answers
+            .iter()
+            .filter(|(op, _, _)| *op == OpCode::Pong)
+            .map(|(_, _, p)| p)
+            .collect();
+        assert_answers_pings(&pongs, &pings);
+        let answers: Vec<_> = answers.iter().filter(|(op, _, _)| *op != OpCode::Pong).cloned().collect();
+        let expected_answers: Vec<(OpCode, bool, Bytes)> = expected
+            .iter()
+            .filter_map(|e| match e {
+                Event::Close(f) => Some((
+                    OpCode::Close,
+                    true,
+                    Bytes::copy_from_slice(&f.code.0.to_be_bytes()),
+                )),
+                _ => None,
+            })
+            .collect();
         prop_assert_eq!(answers, expected_answers);
         let closed = matches!(expected.last(), Some(Event::Close(_)));
         prop_assert_eq!(server.state() == State::Closed, closed);

@@ -18,8 +18,9 @@
 //! - after the first error, or a `Close` event, nothing is ever decoded again, whatever is
 //!   fed (the rest of the input, a valid frame, the end of the transport), and nothing more
 //!   is written;
-//! - the output is, per write, the pong for the latest ping (pongs still unwritten
-//!   collapse), then the close frame: the echo of the peer's code, or the error's code;
+//! - the output is, per write, a pong for every ping of the last read that brought pings
+//!   (the unwritten pongs of an earlier read are replaced by a later read's), then the
+//!   close frame: the echo of the peer's code, or the error's code;
 //!   checked by `wire::Outbound` (masking direction, framing rules);
 //! - the end of the transport without a close gives `Close(1006)`, and nothing is written.
 #![no_main]
@@ -123,14 +124,15 @@ fn run(
     let mut error = None;
     // A `Close` event or an error ended the connection.
     let mut ended = false;
-    // The ping whose pong is owed since the last write, and the close frame owed.
-    let mut latest_ping = None;
+    // The pings whose pongs are owed since the last write (all of one read: the read's
+    // number and their payloads), and the close frame owed.
+    let mut owed_pongs: (usize, Vec<Vec<u8>>) = (0, Vec::new());
     let mut close_owed = None;
     let write = |conn: &mut Connection,
                  out: &mut Outbound,
-                 latest_ping: &mut Option<Vec<u8>>,
+                 owed_pongs: &mut (usize, Vec<Vec<u8>>),
                  close_owed: &mut Option<SentFrame>| {
-        if let Some(ping) = latest_ping.take() {
+        for ping in owed_pongs.1.drain(..) {
             out.expect(SentFrame::whole(OpCode::Pong, &ping));
         }
         if let Some(close) = close_owed.take() {
@@ -180,7 +182,10 @@ fn run(
                         Event::Ping(p) => {
                             inbound.control(p);
                             if config.auto_pong {
-                                latest_ping = Some(p.to_vec());
+                                if owed_pongs.0 != i {
+                                    owed_pongs = (i, Vec::new());
+                                }
+                                owed_pongs.1.push(p.to_vec());
                             }
                         }
                         Event::Pong(p) => inbound.control(p),
@@ -218,10 +223,10 @@ fn run(
             }
         }
         if write_between_reads {
-            write(&mut conn, &mut out, &mut latest_ping, &mut close_owed);
+            write(&mut conn, &mut out, &mut owed_pongs, &mut close_owed);
         }
     }
-    write(&mut conn, &mut out, &mut latest_ping, &mut close_owed);
+    write(&mut conn, &mut out, &mut owed_pongs, &mut close_owed);
     assert_eq!(
         out.close_seen(),
         ended,

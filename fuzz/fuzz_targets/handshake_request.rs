@@ -194,7 +194,9 @@ fuzz_target!(|data: &[u8]| {
                 .any(|s| s.eq_ignore_ascii_case(scheme)),
             "scheme {scheme:?}"
         );
-        let after = rest.strip_prefix(req.host()).expect("the host is the authority");
+        let after = rest
+            .strip_prefix(req.host())
+            .expect("the host is the authority");
         assert!(
             after == resource || (req.path() == "/" && format!("/{after}") == resource),
             "{:?} is not {resource:?}",

@@ -8,8 +8,9 @@
 //! error. Then the receiver's output (its pongs and its close reply) goes back to the
 //! sender, which must see the pongs (unless it closed, after which it drops them) and the
 //! echo of its close code. The receiver's output is written out after each read's events
-//! or only at the end: pongs still unwritten collapse into the pong for the latest ping, so
-//! the sender must see exactly one pong per read that brought pings, for its latest ping.
+//! or only at the end: every ping of a read is answered, and the pongs of an earlier read
+//! still unwritten are replaced by a later read's, so the sender must see the pongs of the
+//! last read that brought pings before each drain, its latest ping always among them.
 //!
 //! Either endpoint may be `split()` into halves (sends and replies through the
 //! `SendHalf`, input and events through the `ReceiveHalf`, the output drained with
@@ -267,8 +268,8 @@ struct Delivered {
     got: Vec<Got>,
     /// What it wrote, drained after each read's events or only at the end.
     written: Vec<u8>,
-    /// The pongs it owes: per drain of its output, the latest ping's payload (pongs still
-    /// unwritten at the tail of the output collapse into the pong for the latest ping).
+    /// The pongs it owes: per drain of its output, the payloads of every ping of the last
+    /// read that brought pings (the unwritten pongs of an earlier read are replaced).
     pongs: Vec<Vec<u8>>,
 }
 
@@ -289,7 +290,8 @@ fn deliver(
         written: Vec::new(),
         pongs: Vec::new(),
     };
-    let mut latest_ping = None;
+    // The pings of one read (its number) whose pongs are owed since the last drain.
+    let mut owed: (usize, Vec<Vec<u8>>) = (0, Vec::new());
     let mut rest = bytes;
     let mut i = 0;
     while !rest.is_empty() {
@@ -317,7 +319,10 @@ fn deliver(
                         conn.pending_outbound() > 0,
                         "a ping was delivered with no pong owed"
                     );
-                    latest_ping = Some(p.to_vec());
+                    if owed.0 != i {
+                        owed = (i, Vec::new());
+                    }
+                    owed.1.push(p.to_vec());
                     Got::Ping(p.to_vec())
                 }
                 Event::Pong(p) => Got::Pong(p.to_vec()),
@@ -333,11 +338,11 @@ fn deliver(
             out.got.push(item);
         }
         if write_between_reads {
-            out.pongs.extend(latest_ping.take());
+            out.pongs.append(&mut owed.1);
             out.written.extend(conn.take_outbound());
         }
     }
-    out.pongs.extend(latest_ping.take());
+    out.pongs.append(&mut owed.1);
     out.written.extend(conn.take_outbound());
     out
 }
@@ -443,18 +448,21 @@ fuzz_target!(|input: Input| {
         there.got, expected,
         "the receiver did not get what was sent"
     );
-    // The pongs owed are for pings that were sent, the latest always among them; written
-    // only at the end, just the latest.
+    // The pongs owed answer pings that were sent, in order, the latest always among them.
     assert_eq!(
         there.pongs.last(),
         pings.last(),
         "no pong for the latest ping"
     );
+    let mut unanswered = pings.iter();
     assert!(
-        there.pongs.len() <= pings.len() && (input.write_between_reads || there.pongs.len() <= 1),
-        "more pongs owed ({}) than coalescing leaves for {} pings",
-        there.pongs.len(),
-        pings.len()
+        there
+            .pongs
+            .iter()
+            .all(|pong| unanswered.any(|ping| ping == pong)),
+        "pongs {:?} are not answers, in order, to pings {:?}",
+        there.pongs,
+        pings
     );
 
     let back = deliver(

@@ -18,8 +18,9 @@
 //!   while the handshake held them), as `Config::max_buffered_input` promises;
 //! - the output is the expected HTTP answer, then (once open) exactly the frames the model
 //!   expects (pongs, close replies, what was sent), masked iff the endpoint is a client,
-//!   with the auto-pongs still entirely unwritten at the tail of the output collapsed into
-//!   the pong for the latest ping; `pending_outbound()` is the model's count of bytes owed
+//!   with every ping of a read answered, and the auto-pongs of an earlier read still
+//!   entirely unwritten at the tail of the output replaced by the pongs of the next read
+//!   that brings pings; `pending_outbound()` is the model's count of bytes owed
 //!   and `wants_read()` is false exactly above `outbound_high_water`;
 //! - a send that would take the bytes owed past `max_pending_outbound` fails with
 //!   `OutboundFull` and queues nothing (a close never does), and a text fragment that does
@@ -177,9 +178,12 @@ struct Driver {
     text: TextCarry,
     /// Bytes of frames queued and not yet written (once `frames`).
     pending_out: usize,
-    /// The wire length of the auto-pong at the tail of the output while none of it was
-    /// written and nothing was queued after it: a newer ping's pong replaces it.
-    unsent_pong: Option<usize>,
+    /// The auto-pongs at the tail of the output while none of them was written and nothing
+    /// was queued after them: their wire length, how many, and the read whose pings they
+    /// answer. The first ping of a later read replaces them all.
+    unsent_pongs: Option<(usize, usize, u64)>,
+    /// Non-empty reads handed over so far.
+    reads: u64,
     /// When the opening handshake times out, once the first `handle_timeout` armed it.
     handshake_deadline: Option<Duration>,
     client_options: ClientOptions,
@@ -223,7 +227,8 @@ impl Driver {
             text_tail: Vec::new(),
             text: TextCarry::default(),
             pending_out: 0,
-            unsent_pong: None,
+            unsent_pongs: None,
+            reads: 0,
             handshake_deadline: None,
             client_options,
             // No configuration here negotiates permessage-deflate: RSV1 is never right.
@@ -361,6 +366,9 @@ impl Driver {
             self.overflowed = true;
         }
         self.unpolled = self.unpolled.saturating_add(bytes.len());
+        if !bytes.is_empty() {
+            self.reads += 1;
+        }
         self.conn.receive(bytes);
         if poll {
             self.drain();
@@ -857,7 +865,7 @@ impl Driver {
         self.conn.handle_timeout(self.now);
         let after = self.conn.state();
         let written = self.conn.take_outbound();
-        self.unsent_pong = None;
+        self.unsent_pongs = None;
         match (before, after) {
             (State::Connecting, State::Connecting) => {
                 assert!(
@@ -920,25 +928,29 @@ impl Driver {
     fn expect(&mut self, frame: SentFrame) {
         self.pending_out += frame.wire_len(self.role);
         // Whatever follows a queued pong keeps it.
-        self.unsent_pong = None;
+        self.unsent_pongs = None;
         self.out.expect(frame);
     }
 
-    /// The automatic answer to a ping: it replaces the pong for an earlier ping that is
-    /// still entirely unwritten at the tail of the output (RFC 6455 §5.5.3 lets an endpoint
-    /// answer only the latest ping).
+    /// The automatic answer to a ping: every ping of a read is answered, but the pongs of
+    /// an earlier read still entirely unwritten at the tail of the output are dropped first
+    /// (RFC 6455 §5.5.3 lets an endpoint answer only the latest ping).
     fn expect_auto_pong(&mut self, payload: &[u8]) {
-        if let Some(len) = self.unsent_pong.take() {
-            match self.out.unexpect_last() {
-                Some(pong) if pong.opcode == OpCode::Pong && pong.wire_len(self.role) == len => {}
-                other => panic!("the driver's model lost track of its pong: {other:?}"),
+        let (mut len, mut count, read) = self.unsent_pongs.take().unwrap_or((0, 0, self.reads));
+        if read != self.reads {
+            for _ in 0..count {
+                match self.out.unexpect_last() {
+                    Some(pong) if pong.opcode == OpCode::Pong => {}
+                    other => panic!("the driver's model lost track of its pongs: {other:?}"),
+                }
             }
             self.pending_out -= len;
+            (len, count) = (0, 0);
         }
         let pong = SentFrame::whole(OpCode::Pong, payload);
-        let len = pong.wire_len(self.role);
+        let pong_len = pong.wire_len(self.role);
         self.expect(pong);
-        self.unsent_pong = Some(len);
+        self.unsent_pongs = Some((len + pong_len, count + 1, self.reads));
     }
 
     /// The bytes owed agree with the model, and so does `wants_read`.
@@ -981,7 +993,7 @@ impl Driver {
     fn flush(&mut self) {
         let written: BytesMut = self.conn.take_outbound();
         // Taken out, the pong is as good as written: a newer ping gets a pong of its own.
-        self.unsent_pong = None;
+        self.unsent_pongs = None;
         self.sink(&written);
     }
 
@@ -992,8 +1004,11 @@ impl Driver {
         self.conn.advance_outbound(n);
         self.sink(&written);
         // A pong that started going out is no longer replaced.
-        if self.unsent_pong.is_some_and(|len| self.pending_out < len) {
-            self.unsent_pong = None;
+        if self
+            .unsent_pongs
+            .is_some_and(|(len, _, _)| self.pending_out < len)
+        {
+            self.unsent_pongs = None;
         }
     }
 
