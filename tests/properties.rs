@@ -802,24 +802,10 @@ fn feed_hostile(
     (events, error)
 }
 
-/// Pongs answer pings in order, the latest always, every one of a read: what was not
-/// written before the next read's pings arrived may be replaced by their pongs.
-fn assert_answers_pings(pongs: &[&Bytes], pings: &[&Bytes]) {
-    assert_eq!(pongs.last(), pings.last(), "the latest ping is answered");
-    let mut rest = pings.iter();
-    for pong in pongs {
-        assert!(
-            rest.any(|ping| ping == pong),
-            "pong {pong:?} answers no later ping"
-        );
-    }
-}
-
-/// The endpoint wrote whole frames, masked if it is a client: pongs for the pings (see
-/// `assert_answers_pings`), then at most one close frame, which carries the failure's code
-/// or echoes the peer's.
-fn check_outbound(conn: &mut Connection, events: &[Event], error: Option<&Error>) {
-    let sent = parse_frames(&conn.take_outbound(), conn.role() == Role::Client);
+/// The pongs in `sent` answer the pings among `events` in order, the latest always, every
+/// one of a read: what was not written before the next read's pings arrived may be
+/// replaced by their pongs.
+fn assert_answers_pings(events: &[Event], sent: &[common::SentFrame]) {
     let pings: Vec<&Bytes> = events
         .iter()
         .filter_map(|e| match e {
@@ -832,7 +818,22 @@ fn check_outbound(conn: &mut Connection, events: &[Event], error: Option<&Error>
         .filter(|(op, _, _)| *op == OpCode::Pong)
         .map(|(_, _, p)| p)
         .collect();
-    assert_answers_pings(&pongs, &pings);
+    assert_eq!(pongs.last(), pings.last(), "the latest ping is answered");
+    let mut rest = pings.iter();
+    for pong in pongs {
+        assert!(
+            rest.any(|ping| *ping == pong),
+            "pong {pong:?} answers no later ping"
+        );
+    }
+}
+
+/// The endpoint wrote whole frames, masked if it is a client: pongs for the pings (see
+/// `assert_answers_pings`), then at most one close frame, which carries the failure's code
+/// or echoes the peer's.
+fn check_outbound(conn: &mut Connection, events: &[Event], error: Option<&Error>) {
+    let sent = parse_frames(&conn.take_outbound(), conn.role() == Role::Client);
+    assert_answers_pings(events, &sent);
     let closes: Vec<&Bytes> = sent
         .iter()
         .filter(|(op, _, _)| *op == OpCode::Close)
@@ -1219,19 +1220,7 @@ proptest! {
         // The server answered the pings (see `assert_answers_pings`), then the close if
         // there was one.
         let answers = parse_frames(&server.take_outbound(), false);
-        let pings: Vec<&Bytes> = expected
-            .iter()
-            .filter_map(|e| match e {
-                Event::Ping(p) => Some(p),
-                _ => None,
-            })
-            .collect();
-        let pongs: Vec<&Bytes> = answers
-            .iter()
-            .filter(|(op, _, _)| *op == OpCode::Pong)
-            .map(|(_, _, p)| p)
-            .collect();
-        assert_answers_pings(&pongs, &pings);
+        assert_answers_pings(&expected, &answers);
         let answers: Vec<_> = answers.iter().filter(|(op, _, _)| *op != OpCode::Pong).cloned().collect();
         let expected_answers: Vec<(OpCode, bool, Bytes)> = expected
             .iter()
