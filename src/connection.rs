@@ -339,6 +339,12 @@ impl Connection {
         Connection::new(role, config, Phase::Open, Some(Box::new(rng)))
     }
 
+    /// Records the subprotocol a handshake done elsewhere chose (an HTTP server's upgrade,
+    /// an HTTP/2 extended CONNECT), so that [`protocol`](Self::protocol) reports it.
+    pub fn set_protocol(&mut self, protocol: Option<&str>) {
+        self.protocol = protocol.map(Box::from);
+    }
+
     /// This endpoint's role.
     pub fn role(&self) -> Role {
         self.role

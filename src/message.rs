@@ -41,6 +41,48 @@ impl Message {
     }
 }
 
+impl From<&str> for Message {
+    /// A text message.
+    fn from(text: &str) -> Message {
+        Message::Text(text.into())
+    }
+}
+
+impl From<alloc::string::String> for Message {
+    /// A text message.
+    fn from(text: alloc::string::String) -> Message {
+        Message::Text(text.into())
+    }
+}
+
+impl From<Utf8Bytes> for Message {
+    /// A text message.
+    fn from(text: Utf8Bytes) -> Message {
+        Message::Text(text)
+    }
+}
+
+impl From<Bytes> for Message {
+    /// A binary message.
+    fn from(data: Bytes) -> Message {
+        Message::Binary(data)
+    }
+}
+
+impl From<alloc::vec::Vec<u8>> for Message {
+    /// A binary message.
+    fn from(data: alloc::vec::Vec<u8>) -> Message {
+        Message::Binary(data.into())
+    }
+}
+
+impl From<&[u8]> for Message {
+    /// A binary message (the bytes are copied).
+    fn from(data: &[u8]) -> Message {
+        Message::Binary(Bytes::copy_from_slice(data))
+    }
+}
+
 /// Text or binary.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MessageKind {

@@ -161,6 +161,11 @@ impl Accept {
         self
     }
 
+    /// The subprotocol chosen with [`protocol`](Self::protocol), if any.
+    pub fn chosen_protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
+
     /// Accepts an extension the client offered, with the parameters the
     /// server settled on. Repeatable, in the order the extensions apply.
     pub fn extension(mut self, extension: ExtensionOffer) -> Self {
