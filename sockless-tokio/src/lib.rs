@@ -97,3 +97,8 @@ pub use upgrade::{PendingUpgrade, UpgradedIo, upgrade};
 
 pub use sockless;
 pub use sockless::{CloseCode, CloseFrame, Config, Message};
+
+/// The README's examples, compiled as doc tests so they cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
