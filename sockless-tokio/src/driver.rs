@@ -14,7 +14,7 @@ use tokio::time::{Instant, Sleep};
 
 /// One read takes at most this much. The buffer lives on the stack for the one call, so an
 /// idle connection holds no read buffer: its bytes are the core's own.
-const READ_CHUNK: usize = 16 * 1024;
+const READ_CHUNK: usize = 64 * 1024;
 
 /// Once the connection failed, this long at most goes into writing what the peer is owed
 /// (a close frame, an HTTP error response) when the config sets no close timeout.

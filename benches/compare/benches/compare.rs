@@ -52,7 +52,7 @@ use tungstenite::protocol::Role as TungRole;
 const KIB: usize = 1 << 10;
 const MIB: usize = 1 << 20;
 
-/// The most bytes one read hands over: a 64 KiB read buffer, as in `examples/tokio_echo.rs`.
+/// The most bytes one read hands over: a 64 KiB read buffer, as in sockless-tokio's driver.
 const READ: usize = 64 * KIB;
 
 /// Frames per pass in the small-frame receive benchmarks.

@@ -1,6 +1,6 @@
 //! An echo server on fastwebsockets, for `e2e.sh`: every text or binary message goes back as
 //! it came, one task per connection, on a current-thread runtime like sockless's
-//! `examples/tokio_echo.rs`.
+//! `sockless-tokio/examples/tokio_echo.rs`.
 //!
 //! ```text
 //! fastwebsockets_echo 127.0.0.1:9003

@@ -1,8 +1,8 @@
 //! The plainest echo server on sockless, for `e2e.sh`: one task per connection that reads,
 //! hands the bytes to the `Connection`, answers each message, and writes what is owed. It is
 //! shaped like the tokio-tungstenite and fastwebsockets servers next to it, to tell the cost
-//! of the library from that of `examples/tokio_echo.rs`'s architecture (a reader task and a
-//! writer task per connection, a channel between them, keepalive timers).
+//! of the core from that of sockless-tokio's driver (`sockless-tokio/examples/tokio_echo.rs`:
+//! `recv` and `feed` on a `WebSocket`, keepalive timers on).
 //!
 //! ```text
 //! sockless_echo 127.0.0.1:9004
