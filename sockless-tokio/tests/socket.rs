@@ -72,3 +72,57 @@ async fn stream_and_sink_carry_messages_without_a_flush_per_item() {
     SinkExt::close(&mut ws).await.unwrap();
     assert!(ws.next().await.is_none());
 }
+
+#[tokio::test]
+async fn a_client_stops_waiting_for_a_server_that_answers_the_close_but_never_closes_tcp() {
+    use sockless::{Connection, Event};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (listener, addr) = common::listener().await;
+    let (closed_tx, closed_rx) = tokio::sync::oneshot::channel::<()>();
+    // A server driven by hand that answers everything, the close frame included, and then
+    // keeps the TCP connection open until the test ends.
+    tokio::spawn(async move {
+        let mut tcp = common::accept_tcp(&listener).await;
+        let mut conn = Connection::server(Config::default());
+        let mut buf = vec![0u8; 4096];
+        loop {
+            while let Some(event) = conn.poll_event().unwrap() {
+                if let Event::HandshakeRequest(_) = event {
+                    conn.accept(&Accept::new()).unwrap();
+                }
+            }
+            let out = conn.take_outbound();
+            tcp.write_all(&out).await.unwrap();
+            if conn.is_closed() {
+                break;
+            }
+            let n = tcp.read(&mut buf).await.unwrap();
+            conn.receive(&buf[..n]);
+        }
+        let _ = closed_rx.await;
+        drop(tcp);
+    });
+    let mut config = Config::default();
+    config.close_timeout = Some(std::time::Duration::from_millis(300));
+    let options = ConnectOptions::new().config(config);
+    let mut ws = connect_with(&format!("ws://{addr}/"), options)
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let result = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        ws.close(CloseCode::NORMAL, ""),
+    )
+    .await
+    .expect("the close timeout ends the wait");
+    let waited = started.elapsed();
+    assert!(
+        waited >= std::time::Duration::from_millis(300),
+        "gave up after {waited:?}, before the close timeout"
+    );
+    // The server did answer, so the closing handshake completed: only the transport was
+    // left open, and the client closed it itself.
+    assert!(result.is_ok(), "{result:?}");
+    assert_eq!(ws.close_frame().map(|f| f.code), Some(CloseCode::NORMAL));
+    let _ = closed_tx.send(());
+}
