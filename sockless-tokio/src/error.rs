@@ -24,6 +24,10 @@ pub enum Error {
     Uri(sockless::handshake::UriError),
     /// `wss://` without the `rustls` feature, or a host name TLS cannot verify.
     Tls(TlsError),
+    /// HTTP/2 under a WebSocket of [`h2`](crate::h2) failed, or its extended CONNECT
+    /// request was invalid or cannot be sent.
+    #[cfg(feature = "h2")]
+    H2(crate::h2::H2Failure),
 }
 
 /// Why TLS could not start.
@@ -50,6 +54,8 @@ impl fmt::Display for Error {
             Error::Tls(TlsError::InvalidServerName(host)) => {
                 write!(f, "{host:?} is not a name a TLS certificate can carry")
             }
+            #[cfg(feature = "h2")]
+            Error::H2(e) => write!(f, "HTTP/2: {e}"),
         }
     }
 }
@@ -61,6 +67,8 @@ impl std::error::Error for Error {
             Error::Protocol(e) => Some(e),
             Error::Send(e) => Some(e),
             Error::Uri(e) => Some(e),
+            #[cfg(feature = "h2")]
+            Error::H2(e) => Some(e),
             Error::Refused(_) | Error::Tls(_) => None,
         }
     }

@@ -75,6 +75,9 @@
 mod client;
 mod driver;
 mod error;
+/// WebSockets over HTTP/2 (RFC 8441): extended CONNECT streams of an `h2` connection.
+#[cfg(feature = "h2")]
+pub mod h2;
 mod server;
 mod socket;
 mod split;
