@@ -69,6 +69,7 @@
 //! - `rustls`: `wss://` in [`connect`] through tokio-rustls (ring, webpki roots). Servers
 //!   wrap their `TcpStream` in `tokio_rustls::TlsAcceptor` and call [`accept`] on it.
 //! - `hyper`: [`upgrade`], for hyper and axum servers.
+//! - `h2`: WebSockets over HTTP/2 (RFC 8441) on the `h2` crate, in the [`h2`] module.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
