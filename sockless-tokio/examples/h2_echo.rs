@@ -4,7 +4,7 @@
 //! `chat` and `superchat`) and echo text and binary messages.
 //!
 //! Plain requests serve a browser test (`interop/browser_h2.sh`): `GET /` is the page
-//! `interop/browser_h2.html`, which opens a WebSocket back to this origin, and
+//! `h2_echo.html` (next to this file), which opens a WebSocket back to this origin, and
 //! `GET /result?TEXT` is how the page reports its outcome, printed as a `page result:`
 //! line. Any other request gets 404.
 //!
@@ -53,7 +53,7 @@ const USAGE: &str = "usage: h2_echo ADDR [--cert-out PATH]";
 /// The browser test's page. Served by this server rather than another so that its
 /// WebSocket is same-origin: Chromium opens a WebSocket over HTTP/2 only on an HTTP/2
 /// connection it already holds to that origin, and loading the page made one.
-const PAGE: &str = include_str!("../../interop/browser_h2.html");
+const PAGE: &str = include_str!("h2_echo.html");
 
 #[tokio::main]
 async fn main() -> Result<()> {
