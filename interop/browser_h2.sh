@@ -11,7 +11,8 @@
 #
 # Passes only if the page reported success (text and binary echoed, closed 1000) AND
 # h2_echo printed that WebSocket as arriving over h2: the page cannot see its WebSocket's
-# transport, and a fallback to HTTP/1.1 would pass the page's checks too.
+# transport, and a fallback to HTTP/1.1 would pass the page's checks too. In the same run
+# a Node client then opens a WebSocket over HTTP/1.1 on the same port.
 #
 # Installs Debian's chromium with apt-get when it is missing (about 1 min); .ci/run runs
 # it. Logs are left in target/interop-browser-h2/.
@@ -81,6 +82,22 @@ for _ in $(seq 1 $((RESULT_TIMEOUT * 10))); do
     kill -0 "$chrome_pid" 2>/dev/null || break
     sleep 0.1
 done
+# In the same run, on the same port: a WebSocket over HTTP/1.1 (Node's built-in client,
+# which upgrades over TLS with ALPN http/1.1), so that both transports go through the one
+# callback of the one server.
+http1=FAILED
+if NODE_TLS_REJECT_UNAUTHORIZED=0 timeout 20 node --no-warnings --experimental-websocket -e '
+    const ws = new WebSocket(process.argv[1], ["chat"]);
+    ws.onopen = () => ws.send("over http/1.1");
+    ws.onmessage = (e) => {
+        if (e.data !== "over http/1.1" || ws.protocol !== "chat") process.exit(1);
+        ws.close(1000);
+    };
+    ws.onclose = (e) => process.exit(e.code === 1000 && e.wasClean ? 0 : 1);
+    ws.onerror = () => process.exit(1);
+' "wss://127.0.0.1:$port/" 2>"$logs/node.log"; then
+    http1=PASSED
+fi
 # Stops Chromium and h2_echo now, before the logs are read: h2_echo's last lines (the
 # close) are flushed by then.
 cleanup
@@ -88,11 +105,13 @@ result=${result#page result: }
 transport=$(grep -m1 -o 'WebSocket over [^,]*' "$logs/server.out" || true)
 transport=${transport#WebSocket over }
 
-if [[ "$result" == PASSED* && "$transport" == h2 ]]; then
-    echo "browser h2: PASSED: Chromium $version opened its WebSocket over h2 (extended CONNECT), text+binary echoed, closed 1000 [page: ${result#PASSED: }]"
+http1_seen=$(grep -c 'WebSocket over http/1.1' "$logs/server.out" || true)
+
+if [[ "$result" == PASSED* && "$transport" == h2 && "$http1" == PASSED && "$http1_seen" -ge 1 ]]; then
+    echo "browser h2: PASSED: Chromium $version opened its WebSocket over h2 (extended CONNECT), text+binary echoed, closed 1000 [page: ${result#PASSED: }]; in the same run a Node client's WebSocket over http/1.1 on the same port echoed and closed 1000"
     exit 0
 fi
-echo "browser h2: FAILED: Chromium $version: page: ${result:-no result within $RESULT_TIMEOUT s}; server saw the WebSocket over: ${transport:-nothing}" >&2
+echo "browser h2: FAILED: Chromium $version: page: ${result:-no result within $RESULT_TIMEOUT s}; server saw the first WebSocket over: ${transport:-nothing}; http/1.1 client: $http1 (server lines: $http1_seen)" >&2
 echo "browser h2: logs (server.out, server.err, chromium.log, netlog.json) in $logs" >&2
 sed 's/^/  server: /' "$logs/server.out" "$logs/server.err" >&2
 exit 1
