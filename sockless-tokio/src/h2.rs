@@ -441,15 +441,7 @@ where
             return Err(Error::Refused(reject.status()));
         }
     };
-    #[cfg(feature = "deflate")]
-    let (accept, deflate) = match config
-        .deflate
-        .as_ref()
-        .and_then(|d| sockless::deflate::negotiate(checked.extensions(), d))
-    {
-        Some((answer, params)) => (accept.extension(answer), Some(params)),
-        None => (accept, None),
-    };
+    let (accept, settled) = crate::settled::settle(accept, checked.extensions(), &config);
     let response = match h2_response_headers(&checked, &accept)
         .map_err(SendError::Accept)
         .and_then(|headers| response_from(&headers))
@@ -463,12 +455,7 @@ where
         }
     };
     let send = respond.send_response(response, false).map_err(transport)?;
-    let mut conn = Connection::open(Role::Server, config);
-    conn.set_protocol(accept.chosen_protocol());
-    #[cfg(feature = "deflate")]
-    if let Some(params) = &deflate {
-        conn.enable_deflate(params);
-    }
+    let conn = settled.open(config);
     Ok(WebSocket::from_connection(H2Stream::new(send, body), conn))
 }
 

@@ -80,6 +80,8 @@ mod error;
 #[cfg(feature = "h2")]
 pub mod h2;
 mod server;
+#[cfg(any(feature = "hyper", feature = "h2"))]
+mod settled;
 mod socket;
 mod split;
 #[cfg(feature = "rustls")]

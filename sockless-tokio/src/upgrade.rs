@@ -4,12 +4,13 @@
 //! same RFC 6455 rules it applies to raw bytes and builds the same answers, and the
 //! upgraded connection becomes a [`WebSocket`] once hyper hands it over.
 
+use crate::settled::Settled;
 use crate::{Error, WebSocket};
 use bytes::Bytes;
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
+use sockless::Config;
 use sockless::handshake::{Accept, Reject, Request, RequestError};
-use sockless::{Config, Connection, Role};
 
 /// The transport of an upgraded hyper connection.
 pub type UpgradedIo = TokioIo<Upgraded>;
@@ -20,9 +21,7 @@ pub type UpgradedIo = TokioIo<Upgraded>;
 pub struct PendingUpgrade {
     on_upgrade: OnUpgrade,
     config: Config,
-    protocol: Option<String>,
-    #[cfg(feature = "deflate")]
-    deflate: Option<sockless::deflate::DeflateParams>,
+    settled: Settled,
 }
 
 /// Checks `request` as a WebSocket upgrade and lets `decide` accept or refuse it.
@@ -74,15 +73,7 @@ pub fn upgrade<B, R: From<Bytes>>(
         Ok(accept) => accept,
         Err(reject) => return Err(reject_response(&reject)),
     };
-    #[cfg(feature = "deflate")]
-    let (accept, deflate) = match config
-        .deflate
-        .as_ref()
-        .and_then(|d| sockless::deflate::negotiate(checked.extensions(), d))
-    {
-        Some((answer, params)) => (accept.extension(answer), Some(params)),
-        None => (accept, None),
-    };
+    let (accept, settled) = crate::settled::settle(accept, checked.extensions(), &config);
     let response = match accept.to_http_response(&checked) {
         Ok(response) => response,
         // The application chose something the request did not offer: a server bug, told
@@ -92,9 +83,7 @@ pub fn upgrade<B, R: From<Bytes>>(
     let pending = PendingUpgrade {
         on_upgrade: hyper::upgrade::on(request),
         config,
-        protocol: accept.chosen_protocol().map(str::to_owned),
-        #[cfg(feature = "deflate")]
-        deflate,
+        settled,
     };
     Ok((response.map(|()| R::from(Bytes::new())), pending))
 }
@@ -104,12 +93,7 @@ impl PendingUpgrade {
     /// and returns the open socket.
     pub async fn await_socket(self) -> Result<WebSocket<UpgradedIo>, Error> {
         let upgraded = self.on_upgrade.await.map_err(std::io::Error::other)?;
-        let mut conn = Connection::open(Role::Server, self.config);
-        conn.set_protocol(self.protocol.as_deref());
-        #[cfg(feature = "deflate")]
-        if let Some(params) = &self.deflate {
-            conn.enable_deflate(params);
-        }
+        let conn = self.settled.open(self.config);
         Ok(WebSocket::from_connection(TokioIo::new(upgraded), conn))
     }
 }
