@@ -36,9 +36,14 @@ mod split;
 #[cfg(feature = "std")]
 pub use split::{ReceiveHalf, SendHalf, SplitError};
 
-/// Buffers larger than this are released once empty, so that one large message does not
-/// pin its memory to a quiet connection; smaller ones are kept for the next message.
+/// Buffers up to this size are kept between messages, so that a busy connection allocates
+/// nothing per message.
 const RETAINED_CAPACITY: usize = 64 * 1024;
+
+/// A larger buffer is kept this long after it was last emptied, so that a connection busy
+/// with large messages does not grow a new buffer for each one, and then released at a
+/// [`Connection::handle_timeout`], so that a quiet connection holds none.
+const BUFFER_LINGER: Duration = Duration::from_secs(1);
 
 /// Something the peer sent, or the connection concluded.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -163,15 +168,16 @@ struct UnsentPongs {
     read: u32,
 }
 
-/// Keepalive and close timers, as deadlines on the caller's clock.
+/// Handshake, keepalive, buffer and close timers, as deadlines on the caller's clock.
 #[derive(Debug, Default)]
 struct Timers {
     /// The handshake timer needs `now` to be armed (at the first `handle_timeout`).
     arm_handshake: bool,
     /// The close timer needs `now` to be armed: ask for an immediate `handle_timeout`.
     arm_close: bool,
-    /// The deadline of the phase: the opening handshake's while connecting, the closing
-    /// handshake's once a close frame went out (the two never overlap).
+    /// The deadline of the phase: the opening handshake's while connecting, the release of
+    /// large empty buffers while open, the closing handshake's once a close frame went out
+    /// (one phase at a time, so one deadline).
     phase_deadline: Option<Duration>,
     /// When to next look at whether the peer has been quiet or, with `awaiting_pong`, the
     /// time by which it must have sent something after our keepalive ping.
@@ -179,6 +185,9 @@ struct Timers {
     awaiting_pong: bool,
     /// Bytes arrived since the last look.
     activity: bool,
+    /// A buffer over [`RETAINED_CAPACITY`] emptied while open: ask for `now` to start its
+    /// linger.
+    arm_release: bool,
 }
 
 /// One WebSocket connection, either side, from the first handshake byte to the close.
@@ -399,7 +408,10 @@ impl Connection {
     /// read, so that the input held stays within one frame plus one read.
     pub fn receive(&mut self, data: &[u8]) {
         if self.accepts_input(data.len()) {
-            if self.input.is_empty() && !self.input.try_reclaim(data.len()) {
+            // Empty, the buffer is a view past the last frame: asking for its whole
+            // allocation moves the view back to the front, so that the next frame has all
+            // of it rather than only the room after the last one.
+            if self.input.is_empty() && !self.input.try_reclaim(data.len().max(self.input_alloc)) {
                 // The last buffer is too small, or still shared with payloads the
                 // application kept: start one sized to this read, so that a kept payload
                 // pins at most the read it came in.
@@ -412,16 +424,48 @@ impl Connection {
     }
 
     /// Hands over a buffer read from the transport, taking it without a copy when nothing
-    /// is buffered already (the common case when events are polled after every read).
+    /// is buffered already (the common case when events are polled after every read), or
+    /// when it is the [`read_buffer`](Self::read_buffer) the connection lent, filled.
     pub fn receive_bytes(&mut self, data: BytesMut) {
         if self.accepts_input(data.len()) {
             if self.input.is_empty() {
                 self.input_alloc = data.capacity();
                 self.input = data;
             } else {
-                self.input.extend_from_slice(&data);
+                // Appends in place when `data` continues the input's own allocation (a
+                // filled `read_buffer`), and copies otherwise.
+                self.input.unsplit(data);
+                self.input_alloc = self.input_alloc.max(self.input.capacity());
             }
         }
+    }
+
+    /// Room at the end of the connection's own input buffer to read into: after the part
+    /// of a frame that is buffered, or, when nothing is, the whole of a buffer kept from
+    /// earlier messages if it has room for `min` bytes. `None` otherwise: read into a buffer
+    /// of your own then, so that an idle connection keeps holding no buffer.
+    ///
+    /// Fill it (tokio's `AsyncReadExt::read_buf` does) and hand it back with
+    /// [`receive_bytes`](Self::receive_bytes), which appends it without a copy: a large
+    /// frame then goes from the transport to the connection in one copy. While a frame is
+    /// partly buffered the room is at least `min` bytes, the buffer growing as
+    /// [`receive`](Self::receive) would grow it. The room is only what comes after the
+    /// bytes received: what it is filled with is input like any other. Dropping it instead
+    /// of handing it back loses nothing.
+    pub fn read_buffer(&mut self, min: usize) -> Option<BytesMut> {
+        if self.is_closed() || self.input_overflow {
+            return None;
+        }
+        if self.input.is_empty() {
+            // As in `receive`: the whole allocation, from its front, if nothing shares it.
+            if !self.input.try_reclaim(min.max(self.input_alloc)) || self.input.capacity() < min {
+                return None;
+            }
+        } else {
+            self.input.reserve(min);
+            self.input_alloc = self.input_alloc.max(self.input.capacity());
+        }
+        Some(self.input.split_off(self.input.len()))
     }
 
     fn accepts_input(&mut self, len: usize) -> bool {
@@ -654,15 +698,41 @@ impl Connection {
         if self.eof {
             return Ok(Some(self.dropped()));
         }
-        if self.input.is_empty()
-            && (self.input_oversized || self.input.capacity() > RETAINED_CAPACITY)
+        self.linger_large_buffers();
+        Ok(None)
+    }
+
+    /// Starts the linger of buffers over [`RETAINED_CAPACITY`] that are empty now, unless
+    /// one is running.
+    fn linger_large_buffers(&mut self) {
+        let t = &self.timers;
+        if !matches!(self.phase, Phase::Open) || t.arm_release || t.phase_deadline.is_some() {
+            return;
+        }
+        if self.input_is_large_and_empty()
+            || is_large_and_empty(&mut self.out)
+            || self.decoder.holds_empty_buffer_over(RETAINED_CAPACITY)
         {
-            // A large message passed: do not keep its buffer for a quiet connection.
+            self.timers.arm_release = true;
+        }
+    }
+
+    fn input_is_large_and_empty(&mut self) -> bool {
+        // A large payload the application still holds pins the input's allocation, which
+        // then cannot be reclaimed to be measured.
+        self.input.is_empty() && (self.input_oversized || is_large_and_empty(&mut self.input))
+    }
+
+    /// Releases the buffers over [`RETAINED_CAPACITY`] that are empty.
+    fn release_large_buffers(&mut self) {
+        if self.input_is_large_and_empty() {
             self.input = BytesMut::new();
             self.input_oversized = false;
         }
+        if is_large_and_empty(&mut self.out) {
+            self.out = BytesMut::new();
+        }
         self.decoder.shrink(RETAINED_CAPACITY);
-        Ok(None)
     }
 
     /// The transport ended without a close frame.
@@ -1167,8 +1237,8 @@ impl Connection {
             // Some of them went out: what is left is no longer whole frames to replace.
             self.unsent_pongs.len = 0;
         }
-        if self.out.is_empty() && self.out.capacity() > RETAINED_CAPACITY {
-            self.out = BytesMut::new();
+        if self.out.is_empty() {
+            self.linger_large_buffers();
         }
     }
 
@@ -1180,9 +1250,11 @@ impl Connection {
     }
 
     /// Frees every buffer that holds nothing, so that an idle connection costs only its
-    /// struct (under 512 bytes for a server). Buffers are otherwise kept between messages,
-    /// up to 64 KiB each, so that a busy connection allocates nothing per message; call
-    /// this when a connection goes quiet and memory matters more (many idle connections).
+    /// struct (under 512 bytes for a server). Buffers are otherwise kept between messages:
+    /// up to 64 KiB each for good, larger ones for a second after they were last used (they
+    /// are released at a [`handle_timeout`](Self::handle_timeout) after that), so that a busy
+    /// connection allocates nothing per message; call this when a connection goes quiet and
+    /// memory matters more (many idle connections).
     pub fn shrink_buffers(&mut self) {
         if self.input.is_empty() {
             self.input = BytesMut::new();
@@ -1206,7 +1278,11 @@ impl Connection {
         let wants_keepalive = self.config.keepalive.is_some()
             && matches!(self.phase, Phase::Open)
             && t.keepalive_at.is_none();
-        if t.arm_close || wants_keepalive || (connecting && t.arm_handshake) {
+        if t.arm_close
+            || wants_keepalive
+            || (connecting && t.arm_handshake)
+            || (t.arm_release && matches!(self.phase, Phase::Open))
+        {
             return Some(Duration::ZERO);
         }
         // A connection that failed or was refused keeps no deadline: nothing is left to time.
@@ -1219,7 +1295,8 @@ impl Connection {
 
     /// Runs the timers that are due at `now`: a time on any monotonic clock of the caller's
     /// choosing (e.g. `Instant::now() - start`). Sends keepalive pings, fails a silent peer
-    /// with 1011, and ends a closing handshake that takes too long.
+    /// with 1011, ends a closing handshake that takes too long, and releases buffers over
+    /// 64 KiB a second after they were last used.
     pub fn handle_timeout(&mut self, now: Duration) {
         if self.timers.arm_handshake {
             self.timers.arm_handshake = false;
@@ -1229,6 +1306,9 @@ impl Connection {
         if self.timers.arm_close {
             self.timers.arm_close = false;
             self.timers.phase_deadline = self.config.close_timeout.map(|d| now.saturating_add(d));
+        }
+        if core::mem::take(&mut self.timers.arm_release) && matches!(self.phase, Phase::Open) {
+            self.timers.phase_deadline = Some(now.saturating_add(BUFFER_LINGER));
         }
         if let Some(at) = self.timers.phase_deadline
             && now >= at
@@ -1248,6 +1328,7 @@ impl Connection {
                 }
                 // A client done with the handshake stops waiting for the server's FIN.
                 Phase::Closed(Closure::Clean) => self.phase = Phase::Closed(Closure::Abrupt),
+                Phase::Open => self.release_large_buffers(),
                 _ => {}
             }
         }
@@ -1286,6 +1367,16 @@ impl Connection {
                 self.write_frame(OpCode::Ping, true, b"");
             }
         }
+    }
+}
+
+/// Whether `buf` is empty and its allocation is over [`RETAINED_CAPACITY`].
+fn is_large_and_empty(buf: &mut BytesMut) -> bool {
+    // Drained or split, a buffer reports only the room after its view: reclaiming the whole
+    // allocation first (when nothing else shares it) makes its real size what is compared.
+    buf.is_empty() && {
+        let _ = buf.try_reclaim(RETAINED_CAPACITY + 1);
+        buf.capacity() > RETAINED_CAPACITY
     }
 }
 
@@ -1349,6 +1440,212 @@ mod tests {
         let mut p = code.to_be_bytes().to_vec();
         p.extend_from_slice(reason.as_bytes());
         p
+    }
+
+    #[test]
+    fn read_buffer_is_lent_while_a_frame_is_partly_buffered() {
+        let mut conn = server();
+        assert!(
+            conn.read_buffer(1024).is_none(),
+            "an idle connection lends no buffer"
+        );
+        let frame = client_frame(OpCode::Binary, true, &[5; 300]);
+        conn.receive(&frame[..100]);
+        assert_eq!(events(&mut conn).0, []);
+        let room = conn.read_buffer(1024).expect("a frame is partly buffered");
+        assert!(room.is_empty() && room.capacity() >= 1024);
+        drop(room);
+        conn.receive(&frame[100..]);
+        let (got, error) = events(&mut conn);
+        assert_eq!(
+            got,
+            [Event::Message(Message::Binary(alloc::vec![5; 300].into()))]
+        );
+        assert!(error.is_none());
+        // The small buffer kept after the message has no room for such a read.
+        assert!(conn.read_buffer(1024).is_none());
+    }
+
+    #[test]
+    fn read_buffer_lends_a_kept_large_buffer_until_it_is_released() {
+        let mut conn = server();
+        let frame = client_frame(OpCode::Binary, true, &[5; 200_000]);
+        conn.receive(&frame);
+        assert_eq!(events(&mut conn).0.len(), 1);
+        // Lingering: the next read may go straight into it, whole.
+        let mut room = conn.read_buffer(64 * 1024).expect("a kept buffer");
+        assert!(room.capacity() >= frame.len());
+        room.extend_from_slice(&frame);
+        conn.receive_bytes(room);
+        assert_eq!(events(&mut conn).0.len(), 1);
+        conn.handle_timeout(Duration::ZERO);
+        conn.handle_timeout(BUFFER_LINGER);
+        assert!(conn.read_buffer(64).is_none(), "released: nothing to lend");
+    }
+
+    #[test]
+    fn a_filled_read_buffer_is_appended_in_place() {
+        let mut conn = server();
+        let payload: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
+        let frame = client_frame(OpCode::Binary, true, &payload);
+        conn.receive(&frame[..64 * 1024]);
+        assert_eq!(events(&mut conn).0, []);
+        let mut rest = &frame[64 * 1024..];
+        while !rest.is_empty() {
+            let mut room = conn.read_buffer(64 * 1024).unwrap();
+            // The room starts where the buffered bytes end, in the same allocation.
+            let end = conn.input.as_ptr().wrapping_add(conn.input.len());
+            assert_eq!(room.as_ptr(), end);
+            let n = rest.len().min(room.capacity());
+            room.extend_from_slice(&rest[..n]);
+            let (before, len) = (conn.input.as_ptr(), conn.input.len());
+            conn.receive_bytes(room);
+            assert_eq!(conn.input.as_ptr(), before, "the input moved: a copy");
+            assert_eq!(conn.input.len(), len + n);
+            rest = &rest[n..];
+            if !rest.is_empty() {
+                assert_eq!(events(&mut conn).0, []);
+            }
+        }
+        let (got, error) = events(&mut conn);
+        assert_eq!(got, [Event::Message(Message::Binary(payload.into()))]);
+        assert!(error.is_none());
+    }
+
+    #[test]
+    fn a_read_buffer_dropped_or_replaced_loses_nothing() {
+        let mut conn = server();
+        let frame = client_frame(OpCode::Text, true, "κόσμε".repeat(50).as_bytes());
+        conn.receive(&frame[..7]);
+        assert_eq!(events(&mut conn).0, []);
+        // Dropped unfilled, as a cancelled read does.
+        drop(conn.read_buffer(16));
+        // Filled past its room, so that it reallocates: appended by a copy instead.
+        let mut room = conn.read_buffer(4).unwrap();
+        room.extend_from_slice(&frame[7..frame.len() - 10]);
+        conn.receive_bytes(room);
+        // A buffer of the caller's own.
+        conn.receive_bytes(BytesMut::from(&frame[frame.len() - 10..]));
+        let (got, error) = events(&mut conn);
+        let text = "κόσμε".repeat(50);
+        assert_eq!(got, [Event::Message(Message::Text(text.as_str().into()))]);
+        assert!(error.is_none());
+    }
+
+    #[test]
+    fn a_read_buffer_filled_with_invalid_bytes_is_input_like_any_other() {
+        let mut conn = server();
+        let mut frame = client_frame(OpCode::Text, true, &[b'a'; 40]);
+        conn.receive(&frame[..20]);
+        assert_eq!(events(&mut conn).0, []);
+        // The rest, unmasked to 0xFF after the key: invalid UTF-8.
+        let key = [9, 8, 7, 6];
+        for (i, b) in frame[20..].iter_mut().enumerate() {
+            *b = 0xFF ^ key[(20 - 6 + i) % 4];
+        }
+        let mut room = conn.read_buffer(64).unwrap();
+        room.extend_from_slice(&frame[20..]);
+        conn.receive_bytes(room);
+        let (got, error) = events(&mut conn);
+        assert_eq!(got, []);
+        assert!(matches!(
+            error,
+            Some(Error::Protocol(ProtocolError::InvalidUtf8))
+        ));
+        assert!(
+            conn.read_buffer(64).is_none(),
+            "a failed connection lends no buffer"
+        );
+    }
+
+    #[test]
+    fn the_next_frame_starts_at_the_front_of_the_kept_buffer() {
+        let mut conn = server();
+        let payload_at = |conn: &mut Connection, frame: &[u8]| {
+            conn.receive(frame);
+            match events(conn).0.as_slice() {
+                [Event::Message(message)] => message.as_bytes().as_ptr(),
+                other => panic!("{other:?}"),
+            }
+        };
+        let first = payload_at(
+            &mut conn,
+            &client_frame(OpCode::Binary, true, &[1; 200_000]),
+        );
+        // Smaller frames in the kept buffer: each at its front (after its 8-byte header),
+        // rather than each after the last, which would copy back to the front once the room
+        // after them ran out.
+        let frame = client_frame(OpCode::Binary, true, &[2; 40_000]);
+        for _ in 0..3 {
+            let at = payload_at(&mut conn, &frame);
+            assert_eq!(at, first.wrapping_sub(6));
+        }
+    }
+
+    #[test]
+    fn large_buffers_linger_a_second_after_their_last_use() {
+        let mut conn = server();
+        let frame = client_frame(OpCode::Binary, true, &[3; 200_000]);
+        conn.receive(&frame);
+        assert_eq!(events(&mut conn).0.len(), 1);
+        // The emptied buffer is over 64 KiB: the linger needs the time to start.
+        assert_eq!(conn.poll_timeout(), Some(Duration::ZERO));
+        conn.handle_timeout(Duration::from_secs(5));
+        assert_eq!(conn.poll_timeout(), Some(Duration::from_secs(6)));
+        // Used again meanwhile: reused, not regrown.
+        conn.receive(&frame);
+        assert_eq!(events(&mut conn).0.len(), 1);
+        conn.handle_timeout(Duration::from_millis(5_999));
+        assert!(conn.input.capacity() > RETAINED_CAPACITY || conn.input_oversized);
+        conn.handle_timeout(Duration::from_secs(6));
+        assert_eq!(conn.input.capacity(), 0, "released at the deadline");
+        assert_eq!(conn.poll_timeout(), None);
+        // Small buffers are kept for good: no timer for them.
+        conn.receive(&client_frame(OpCode::Binary, true, &[3; 1000]));
+        assert_eq!(events(&mut conn).0.len(), 1);
+        assert_eq!(conn.poll_timeout(), None);
+    }
+
+    #[test]
+    fn the_close_timer_replaces_the_linger_of_buffers() {
+        let mut conn = server();
+        conn.receive(&client_frame(OpCode::Binary, true, &[3; 200_000]));
+        assert_eq!(events(&mut conn).0.len(), 1);
+        conn.handle_timeout(Duration::from_secs(1));
+        assert_eq!(conn.poll_timeout(), Some(Duration::from_secs(2)));
+        conn.close(CloseCode::NORMAL, "").unwrap();
+        assert_eq!(conn.poll_timeout(), Some(Duration::ZERO));
+        conn.handle_timeout(Duration::from_secs(1));
+        // The close timeout (10 s by default), not the linger, is what is left to time.
+        assert_eq!(conn.poll_timeout(), Some(Duration::from_secs(11)));
+        conn.handle_timeout(Duration::from_secs(2));
+        assert_eq!(conn.state(), State::Closing);
+    }
+
+    #[test]
+    fn the_linger_runs_beside_keepalive() {
+        let config = Config {
+            keepalive: Some(Keepalive {
+                interval: Duration::from_secs(30),
+                timeout: Duration::from_secs(10),
+            }),
+            ..Config::default()
+        };
+        let mut conn = Connection::open(Role::Server, config);
+        conn.handle_timeout(Duration::ZERO);
+        assert_eq!(conn.poll_timeout(), Some(Duration::from_secs(30)));
+        conn.receive(&client_frame(OpCode::Binary, true, &[3; 200_000]));
+        assert_eq!(events(&mut conn).0.len(), 1);
+        assert_eq!(conn.poll_timeout(), Some(Duration::ZERO));
+        conn.handle_timeout(Duration::from_secs(3));
+        assert_eq!(conn.poll_timeout(), Some(Duration::from_secs(4)));
+        conn.handle_timeout(Duration::from_secs(4));
+        assert_eq!(conn.poll_timeout(), Some(Duration::from_secs(30)));
+        assert_eq!(
+            conn.pending_outbound(),
+            0,
+            "no keepalive ping before its time"
+        );
     }
 
     /// Every kind of send a server can make, queued one after the other.

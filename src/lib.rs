@@ -12,13 +12,15 @@
 //! 1. **Read**: hand what the transport read to [`Connection::receive`] (any chunking; `0`
 //!    bytes read is [`Connection::receive_eof`]), then call [`Connection::poll_event`] until
 //!    it returns `Ok(None)`, acting on each [`Event`]. Pings are answered and closes echoed
-//!    by the connection itself.
+//!    by the connection itself. A driver that reads into a `BytesMut` can read the rest of
+//!    a large frame straight into the connection's buffer: [`Connection::read_buffer`].
 //! 2. **Write**: after every poll loop and every send, write [`Connection::outbound`] to the
 //!    transport and [`Connection::advance_outbound`] by what it took. Do this also after an
 //!    error: the close frame or HTTP error response the peer is owed is queued there.
 //! 3. **Time**: sleep until [`Connection::poll_timeout`] (a deadline on your clock) and call
 //!    [`Connection::handle_timeout`] with the time when it passes, or whenever you wake.
-//!    The handshake timeout (on by default), keepalive and the close timeout run there.
+//!    The handshake timeout (on by default), keepalive, the close timeout and the release
+//!    of buffers over 64 KiB a second after their last use run there.
 //! 4. **Close**: once [`Connection::should_close_transport`] is true, close the transport.
 //!
 //! While [`Connection::wants_read`] is false, stop reading until the output drains: a peer

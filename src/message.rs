@@ -380,6 +380,15 @@ impl Decoder {
     }
 
     /// Frees the reassembly buffer if it is empty and holds more than `keep` bytes.
+    /// Whether the reassembly buffer is empty and its allocation is over `keep` bytes.
+    pub(crate) fn holds_empty_buffer_over(&mut self, keep: usize) -> bool {
+        // As in `shrink`: the whole allocation is what is measured.
+        self.assembly.is_empty() && {
+            let _ = self.assembly.try_reclaim(keep.saturating_add(1));
+            self.assembly.capacity() > keep
+        }
+    }
+
     pub(crate) fn shrink(&mut self, keep: usize) {
         if !self.assembly.is_empty() {
             return;

@@ -6,6 +6,7 @@ use sockless::codec::{FrameHeader, OpCode, apply_mask};
 use sockless::{Config, Connection, Event, Message, Role};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
+use std::time::Duration;
 
 struct Counting;
 
@@ -170,25 +171,53 @@ fn heap_use_per_message_and_per_connection() {
         Some(Event::Message(_))
     ));
 
-    // After a 16 MiB message, without any explicit shrinking. Its frame is held whole; the
+    // A 16 MiB message, without any explicit shrinking. Its frame is held whole; the
     // input buffer grows by doubling as the bytes arrive (never ahead of them), so the
     // allocations are logarithmic in the frame's size.
-    let before = allocations();
-    for piece in huge.chunks(64 * 1024) {
-        idle.receive(piece);
-        while let Some(event) = idle.poll_event().unwrap() {
-            drop(event);
+    let receive_huge = |conn: &mut Connection| {
+        for piece in huge.chunks(64 * 1024) {
+            conn.receive(piece);
+            while let Some(event) = conn.poll_event().unwrap() {
+                drop(event);
+            }
         }
-    }
+    };
+    let before = allocations();
+    receive_huge(&mut idle);
     let grow = allocations() - before;
     println!("allocations while receiving a 16 MiB frame in 64 KiB reads: {grow}");
     assert!(grow <= 10, "{grow} allocations for one 16 MiB frame");
+
+    // The next one, within the buffer's linger, grows nothing: the buffer is reused.
+    let before = allocations();
+    receive_huge(&mut idle);
+    let regrow = allocations() - before;
+    println!("allocations for a second 16 MiB frame right after: {regrow}");
+    assert_eq!(regrow, 0, "allocations for a second 16 MiB frame");
+
+    // A second after its last use, at a `handle_timeout`, the large buffer is released.
+    assert_eq!(
+        idle.poll_timeout(),
+        Some(Duration::ZERO),
+        "the linger asks for the time"
+    );
+    idle.handle_timeout(Duration::from_secs(10));
+    assert_eq!(idle.poll_timeout(), Some(Duration::from_secs(11)));
+    idle.handle_timeout(Duration::from_millis(10_999));
+    let lingering = (live() - base) as usize;
+    println!("a 16 MiB message (dropped) later, within the linger: {lingering} bytes");
+    assert!(
+        lingering > 16 << 20,
+        "{lingering} bytes: the large buffer was released before its linger ended"
+    );
+    idle.handle_timeout(Duration::from_secs(11));
     let after = (live() - base) as usize;
-    println!("after a 16 MiB message (dropped), buffers released on their own: {after} bytes");
+    println!("after the linger, buffers released: {after} bytes");
     assert!(
         after <= 64 * 1024 + 1024,
         "{after} bytes kept after a 16 MiB message"
     );
+    assert_eq!(idle.poll_timeout(), None, "no timer is left running");
     drop(idle);
 
     // After a fragmented message (reassembled in the decoder's own buffer, which the message

@@ -369,7 +369,16 @@ impl Driver {
         if !bytes.is_empty() {
             self.reads += 1;
         }
-        self.conn.receive(bytes);
+        // Odd-sized reads go through the buffer the connection lends while a frame is
+        // partly buffered, as a driver that reads into it does.
+        if bytes.len() % 2 == 1
+            && let Some(mut room) = self.conn.read_buffer(bytes.len())
+        {
+            room.extend_from_slice(bytes);
+            self.conn.receive_bytes(room);
+        } else {
+            self.conn.receive(bytes);
+        }
         if poll {
             self.drain();
         }
