@@ -11,9 +11,11 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
+use tokio_util::io::poll_read_buf;
 
-/// One read takes at most this much. The buffer lives on the stack for the one call, so an
-/// idle connection holds no read buffer: its bytes are the core's own.
+/// One read takes at most this much into a stack buffer, which lives for the one call, so
+/// that an idle connection holds no read buffer; and at least this much room is what a read
+/// into the connection's own buffer asks for.
 const READ_CHUNK: usize = 64 * 1024;
 
 /// Once the connection failed, this long at most goes into writing what the peer is owed
@@ -154,11 +156,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 // Over the high-water mark: the pending write wakes this task.
                 return Poll::Pending;
             }
-            let mut scratch = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
-            let mut buf = ReadBuf::uninit(&mut scratch);
-            match Pin::new(&mut self.io).poll_read(cx, &mut buf) {
-                Poll::Ready(Ok(())) if buf.filled().is_empty() => self.conn.receive_eof(),
-                Poll::Ready(Ok(())) => self.conn.receive(buf.filled()),
+            match self.poll_read(cx) {
+                Poll::Ready(Ok(true)) => {}
+                Poll::Ready(Ok(false)) => self.conn.receive_eof(),
                 // A reset is the peer going away without a close frame: the core reports
                 // it as a closure with 1006, as it does for a plain end of stream.
                 Poll::Ready(Err(e)) if is_disconnect(&e) => self.conn.receive_eof(),
@@ -166,6 +166,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 Poll::Pending => return Poll::Pending,
             }
         }
+    }
+
+    /// One read, handed to the connection; `Ready(Ok(false))` at the end of the stream.
+    ///
+    /// While part of a frame is buffered, or a large buffer is kept from the last messages,
+    /// the read goes into the room in the connection's own buffer, so that a large frame is
+    /// copied once, from the transport. Otherwise it goes through a stack buffer, so that an
+    /// idle connection holds none.
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<bool>> {
+        if let Some(mut room) = self.conn.read_buffer(READ_CHUNK) {
+            // Pending: nothing was read, and dropping the room loses nothing.
+            let n = ready!(poll_read_buf(Pin::new(&mut self.io), cx, &mut room))?;
+            self.conn.receive_bytes(room);
+            return Poll::Ready(Ok(n > 0));
+        }
+        let mut scratch = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+        let mut buf = ReadBuf::uninit(&mut scratch);
+        ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf))?;
+        self.conn.receive(buf.filled());
+        Poll::Ready(Ok(!buf.filled().is_empty()))
     }
 
     /// Polls the timer for the connection's next deadline; when it fires, hands the time to

@@ -180,6 +180,42 @@ async fn every_chunking_of_the_input_gives_the_same_messages_pong_and_close() {
     }
 }
 
+/// Frames larger than a read are read into the connection's own buffer after their first
+/// read: the same messages, whatever the chunking and however many reads stall.
+#[tokio::test]
+async fn large_frames_arrive_whole_whatever_the_chunking() {
+    let mut c = Connection::open(Role::Client, Config::default());
+    let binary: Vec<u8> = (0..3 << 20).map(|i: u32| (i % 251) as u8).collect();
+    let text = "κόσμε 🚀 ".repeat(20_000);
+    c.send_binary(&binary).unwrap();
+    c.send_text(&text).unwrap();
+    c.send_binary(&binary[..100_000]).unwrap();
+    c.close(CloseCode::NORMAL, "").unwrap();
+    let input = c.take_outbound().to_vec();
+    let expected = vec![
+        Message::from(binary.clone()),
+        Message::from(text.clone()),
+        Message::from(binary[..100_000].to_vec()),
+    ];
+    for chunk in [1000, 65_539, 1 << 20, input.len()] {
+        let io = Chunked {
+            input: input.clone(),
+            at: 0,
+            chunk,
+            stall: false,
+            written: Vec::new(),
+        };
+        let mut ws =
+            WebSocket::from_connection(io, Connection::open(Role::Server, Config::default()));
+        let mut got = Vec::new();
+        while let Some(message) = ws.recv().await {
+            got.push(message.unwrap());
+        }
+        assert!(got == expected, "chunk {chunk}: the messages differ");
+        assert_eq!(ws.close_frame().unwrap().code, CloseCode::NORMAL);
+    }
+}
+
 #[tokio::test]
 async fn recv_dropped_mid_message_loses_nothing() {
     let (a, b) = tokio::io::duplex(64 * 1024);

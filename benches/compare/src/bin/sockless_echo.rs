@@ -73,10 +73,23 @@ async fn serve(mut stream: TcpStream) -> Result<(), Box<dyn std::error::Error + 
         if ws.should_close_transport() {
             return Ok(());
         }
-        buf.reserve(64 * 1024);
-        match stream.read_buf(&mut buf).await? {
-            0 => ws.receive_eof(),
-            _ => ws.receive_bytes(buf.split()),
+        // While a frame is partly buffered, the rest is read straight into the
+        // connection's own buffer after it, and appended there without a copy.
+        let read = match ws.read_buffer(64 * 1024) {
+            Some(mut room) => {
+                let n = stream.read_buf(&mut room).await?;
+                ws.receive_bytes(room);
+                n
+            }
+            None => {
+                buf.reserve(64 * 1024);
+                let n = stream.read_buf(&mut buf).await?;
+                ws.receive_bytes(buf.split());
+                n
+            }
+        };
+        if read == 0 {
+            ws.receive_eof();
         }
     }
 }
