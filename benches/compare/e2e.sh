@@ -5,8 +5,8 @@
 #   benches/compare/e2e.sh            # 5 s per workload, 1 round
 #   E2E_SECONDS=3 E2E_ROUNDS=2 benches/compare/e2e.sh
 #
-# Servers (each on a tokio current-thread runtime, so each gets one core and the load
-# generator, also current-thread, the other on a 2-core machine):
+# Servers (each on a tokio current-thread runtime, pinned to one core, and the load
+# generator, also current-thread, pinned to the other on a 2-core machine):
 #   tokio_echo         sockless-tokio's examples/tokio_echo.rs (accept_with, then recv and
 #                      feed on one WebSocket; keepalive timers on)
 #   sockless_echo      the core driven by hand in one task per connection
@@ -31,6 +31,15 @@ logs="$(mktemp -d)"
 cargo build --release --quiet -p sockless-tokio --example tokio_echo
 cargo build --release --quiet -p sockless-compare --bins
 bin="$CARGO_TARGET_DIR/release"
+
+# The server on the second core and the load generator on the first, where taskset exists,
+# so that the scheduler does not move them onto one core and back between runs.
+server_cpu=""
+loadgen_cpu=""
+if command -v taskset >/dev/null && [[ "$(nproc)" -ge 2 ]]; then
+    server_cpu="taskset -c 1"
+    loadgen_cpu="taskset -c 0"
+fi
 
 servers=(
     "tokio_echo:$bin/examples/tokio_echo"
@@ -77,13 +86,13 @@ for round in $(seq "$rounds"); do
         entry="${servers[$(((i + round - 1) % count))]}"
         name="${entry%%:*}"
         path="${entry#*:}"
-        "$path" "$addr" 2>>"$logs/$name.log" &
+        $server_cpu "$path" "$addr" 2>>"$logs/$name.log" &
         server_pid=$!
         wait_listening
         for workload in "${workloads[@]}"; do
             read -r conns size <<<"$workload"
             before="$(server_ticks)"
-            line="$("$bin/loadgen" "$addr" "$conns" "$size" "$seconds")"
+            line="$($loadgen_cpu "$bin/loadgen" "$addr" "$conns" "$size" "$seconds")"
             after="$(server_ticks)"
             echo "round $round, $name, $conns x $size B: $line server_ticks=$((after - before))" >&2
             key="$round,$name,$workload"
