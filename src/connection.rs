@@ -718,15 +718,19 @@ impl Connection {
     }
 
     fn input_is_large_and_empty(&mut self) -> bool {
-        // A large payload the application still holds pins the input's allocation, which
-        // then cannot be reclaimed to be measured.
-        self.input.is_empty() && (self.input_oversized || is_large_and_empty(&mut self.input))
+        // `input_alloc` bounds the allocation from above, so a connection that never held a
+        // large buffer skips the reclaim. A large payload the application still holds pins
+        // the input's allocation, which then cannot be reclaimed to be measured.
+        self.input.is_empty()
+            && self.input_alloc > RETAINED_CAPACITY
+            && (self.input_oversized || is_large_and_empty(&mut self.input))
     }
 
     /// Releases the buffers over [`RETAINED_CAPACITY`] that are empty.
     fn release_large_buffers(&mut self) {
         if self.input_is_large_and_empty() {
             self.input = BytesMut::new();
+            self.input_alloc = 0;
             self.input_oversized = false;
         }
         if is_large_and_empty(&mut self.out) {
@@ -1466,12 +1470,19 @@ mod tests {
         assert!(conn.read_buffer(1024).is_none());
     }
 
-    #[test]
-    fn read_buffer_lends_a_kept_large_buffer_until_it_is_released() {
+    /// A server that has received one 200 KB message (its buffer over 64 KiB, now empty),
+    /// and that message's frame.
+    fn after_a_large_message() -> (Connection, Vec<u8>) {
         let mut conn = server();
         let frame = client_frame(OpCode::Binary, true, &[5; 200_000]);
         conn.receive(&frame);
         assert_eq!(events(&mut conn).0.len(), 1);
+        (conn, frame)
+    }
+
+    #[test]
+    fn read_buffer_lends_a_kept_large_buffer_until_it_is_released() {
+        let (mut conn, frame) = after_a_large_message();
         // Lingering: the next read may go straight into it, whole.
         let mut room = conn.read_buffer(64 * 1024).expect("a kept buffer");
         assert!(room.capacity() >= frame.len());
@@ -1584,10 +1595,7 @@ mod tests {
 
     #[test]
     fn large_buffers_linger_a_second_after_their_last_use() {
-        let mut conn = server();
-        let frame = client_frame(OpCode::Binary, true, &[3; 200_000]);
-        conn.receive(&frame);
-        assert_eq!(events(&mut conn).0.len(), 1);
+        let (mut conn, frame) = after_a_large_message();
         // The emptied buffer is over 64 KiB: the linger needs the time to start.
         assert_eq!(conn.poll_timeout(), Some(Duration::ZERO));
         conn.handle_timeout(Duration::from_secs(5));

@@ -146,23 +146,29 @@ impl AsyncWrite for Chunked {
     }
 }
 
+/// A server over `input` handed over `chunk` bytes at a time: every message it received,
+/// and the socket (whose transport keeps what the server wrote).
+async fn serve_in_chunks(input: &[u8], chunk: usize) -> (Vec<Message>, WebSocket<Chunked>) {
+    let io = Chunked {
+        input: input.to_vec(),
+        at: 0,
+        chunk,
+        stall: false,
+        written: Vec::new(),
+    };
+    let mut ws = WebSocket::from_connection(io, Connection::open(Role::Server, Config::default()));
+    let mut got = Vec::new();
+    while let Some(message) = ws.recv().await {
+        got.push(message.unwrap());
+    }
+    (got, ws)
+}
+
 #[tokio::test]
 async fn every_chunking_of_the_input_gives_the_same_messages_pong_and_close() {
     let (input, expected) = client_bytes();
     for chunk in [1, 2, 3, 5, 7, 13, 64, 1000, input.len()] {
-        let io = Chunked {
-            input: input.clone(),
-            at: 0,
-            chunk,
-            stall: false,
-            written: Vec::new(),
-        };
-        let mut ws =
-            WebSocket::from_connection(io, Connection::open(Role::Server, Config::default()));
-        let mut got = Vec::new();
-        while let Some(message) = ws.recv().await {
-            got.push(message.unwrap());
-        }
+        let (got, ws) = serve_in_chunks(&input, chunk).await;
         assert_eq!(got, expected, "chunk {chunk}");
         assert_eq!(ws.close_frame().unwrap().code, CloseCode::NORMAL);
         // What the server wrote: the pong, then the close answer.
@@ -198,19 +204,7 @@ async fn large_frames_arrive_whole_whatever_the_chunking() {
         Message::from(binary[..100_000].to_vec()),
     ];
     for chunk in [1000, 65_539, 1 << 20, input.len()] {
-        let io = Chunked {
-            input: input.clone(),
-            at: 0,
-            chunk,
-            stall: false,
-            written: Vec::new(),
-        };
-        let mut ws =
-            WebSocket::from_connection(io, Connection::open(Role::Server, Config::default()));
-        let mut got = Vec::new();
-        while let Some(message) = ws.recv().await {
-            got.push(message.unwrap());
-        }
+        let (got, ws) = serve_in_chunks(&input, chunk).await;
         assert!(got == expected, "chunk {chunk}: the messages differ");
         assert_eq!(ws.close_frame().unwrap().code, CloseCode::NORMAL);
     }
