@@ -62,7 +62,7 @@ GROUPS = ["receive", "text", "send", "handshake"]
 PARAMETERS = ["16B", "125B", "1KiB", "16MiB", "1_frame", "64_fragments", "1MiB",
               "server_16B_x1000", "client_16B_x1000", "server_16MiB", "client_16MiB",
               "request_to_101", "alone"]
-FUNCTIONS = ["sockless", "sockless_borrowed", "tungstenite", "fastwebsockets", "floor",
+FUNCTIONS = ["sockless", "sockless_borrowed", "sockless_binary", "tungstenite", "fastwebsockets", "floor",
              "floor_borrowed", "memcpy", "memcpy_64KiB_reads", "from_utf8", "simdutf8",
              "accept_key"]
 
@@ -157,6 +157,23 @@ def target_table(runs):
             else:
                 cells.append("")
         print(f"| {what} | {op} {bound:g} | " + " | ".join(cells) + " |")
+    print()
+    # Not a target: how much of a text row is validation, against simdutf8 alone.
+    print("| text, split | what it is | " + " | ".join(names) + " |")
+    print("| --- | --- |" + " ---: |" * len(names))
+    for shape in ("1_frame", "64_fragments"):
+        cells = []
+        for n in names:
+            run = runs[n]
+            keys = [("text", "sockless", shape), ("text", "sockless_binary", shape),
+                    ("text", "simdutf8", "1MiB")]
+            if all(k in run for k in keys):
+                text, binary, simd = (run[k][0] for k in keys)
+                cells.append(f"{(text - binary) / simd:.3g}")
+            else:
+                cells.append("")
+        print(f"| {shape}: (sockless − sockless_binary) / simdutf8 | validation inside the "
+              "connection against simdutf8 alone | " + " | ".join(cells) + " |")
 
 
 def main():

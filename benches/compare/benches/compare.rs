@@ -714,11 +714,16 @@ fn korean_text() -> String {
 /// `bytes` as one masked text frame, or as `pieces` fragments of equal size (which end
 /// inside code points wherever the size says so).
 fn text_frames(bytes: &[u8], pieces: usize) -> Vec<u8> {
+    data_frames(OP_TEXT, bytes, pieces)
+}
+
+/// `bytes` as one masked frame of `opcode`, or as `pieces` fragments of equal size.
+fn data_frames(opcode: u8, bytes: &[u8], pieces: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len() + pieces * 14);
     let size = bytes.len().div_ceil(pieces);
     let count = bytes.chunks(size).count();
     for (i, piece) in bytes.chunks(size).enumerate() {
-        let opcode = if i == 0 { OP_TEXT } else { OP_CONTINUATION };
+        let opcode = if i == 0 { opcode } else { OP_CONTINUATION };
         push_client_frame(&mut out, i + 1 == count, opcode, piece);
     }
     out
@@ -836,6 +841,33 @@ fn text(c: &mut Criterion) {
             b.iter(|| {
                 let mut tally = (0, 0);
                 tungstenite_pass(&mut ws, 1, counter(Kind::Text, &mut tally)).expect("valid text");
+                assert_eq!(tally, expected);
+                tally
+            })
+        });
+
+        // The same bytes as a binary message: what sockless spends besides validating, so
+        // that text minus binary is the cost of validation, next to simdutf8 alone.
+        let binary = data_frames(OP_BINARY, bytes, pieces);
+        let mut seen = 0;
+        let mut conn = Connection::open(Role::Server, Config::default());
+        sockless_pass(
+            &mut conn,
+            &binary,
+            comparer("sockless_binary", Kind::Binary, bytes, &mut seen),
+        )
+        .expect("valid frames");
+        assert_eq!(seen, 1);
+        let mut conn = Connection::open(Role::Server, Config::default());
+        g.bench_function(BenchmarkId::new("sockless_binary", label), |b| {
+            b.iter(|| {
+                let mut tally = (0, 0);
+                sockless_pass(
+                    &mut conn,
+                    black_box(&binary),
+                    counter(Kind::Binary, &mut tally),
+                )
+                .expect("valid frames");
                 assert_eq!(tally, expected);
                 tally
             })
