@@ -449,13 +449,25 @@ impl Connection {
     /// [`receive_bytes`](Self::receive_bytes), which appends it without a copy: a large
     /// frame then goes from the transport to the connection in one copy. While a frame is
     /// partly buffered the room is at least `min` bytes, the buffer growing as
-    /// [`receive`](Self::receive) would grow it. The room is only what comes after the
-    /// bytes received: what it is filled with is input like any other. Dropping it instead
-    /// of handing it back loses nothing.
+    /// [`receive`](Self::receive) would grow it, but never past what the input limits
+    /// still accept (one frame of [`Config::max_frame_size`] plus
+    /// [`Config::max_buffered_input`]): asking for more reserves no more, and at the limit
+    /// there is no room to lend. The room is only what comes after the bytes received:
+    /// what it is filled with is input like any other. Dropping it instead of handing it
+    /// back loses nothing.
     pub fn read_buffer(&mut self, min: usize) -> Option<BytesMut> {
         if self.is_closed() || self.input_overflow {
             return None;
         }
+        // Bytes past the limit would fail the connection when handed back, so room for
+        // them is never worth reserving; a huge `min` must not become a huge allocation.
+        // At the limit, no room at all: a read into the caller's own buffer then reports
+        // the overflow, where an empty room would look like the end of the stream.
+        let allowed = self.config.input_limit().saturating_sub(self.input.len());
+        if allowed == 0 {
+            return None;
+        }
+        let min = min.min(allowed);
         if self.input.is_empty() {
             // As in `receive`: the whole allocation, from its front, if nothing shares it.
             if !self.input.try_reclaim(min.max(self.input_alloc)) || self.input.capacity() < min {
@@ -1468,6 +1480,51 @@ mod tests {
         assert!(error.is_none());
         // The small buffer kept after the message has no room for such a read.
         assert!(conn.read_buffer(1024).is_none());
+    }
+
+    #[test]
+    fn read_buffer_reserves_no_more_than_the_input_limits_accept() {
+        let config = Config {
+            max_frame_size: 4096,
+            max_buffered_input: 4096,
+            ..Config::default()
+        };
+        let limit = config.input_limit();
+        let mut conn = Connection::open(Role::Server, config.clone());
+        let frame = client_frame(OpCode::Binary, true, &[5; 3000]);
+        conn.receive(&frame[..100]);
+        assert_eq!(events(&mut conn).0, []);
+        for min in [limit, usize::MAX, 1 << 40] {
+            let room = conn.read_buffer(min).expect("a frame is partly buffered");
+            assert!(room.is_empty());
+            assert!(
+                room.capacity() < 4 * limit,
+                "asked for {min}: {} bytes reserved",
+                room.capacity()
+            );
+        }
+        // The room is still a read's worth, and the frame still completes through it.
+        let mut room = conn.read_buffer(usize::MAX).unwrap();
+        room.extend_from_slice(&frame[100..]);
+        conn.receive_bytes(room);
+        let (got, error) = events(&mut conn);
+        assert_eq!(got.len(), 1);
+        assert!(error.is_none());
+
+        // Input buffered up to the limit (never polled): no room is lent, so the driver's
+        // next read goes through its own buffer and the overflow is reported.
+        let mut conn = Connection::open(Role::Server, config);
+        let mut flood = Vec::new();
+        while flood.len() < limit {
+            flood.extend(client_frame(OpCode::Binary, true, &[1; 100]));
+        }
+        conn.receive(&flood[..limit]);
+        assert!(conn.read_buffer(1).is_none());
+        conn.receive(&[0x82]);
+        assert!(
+            events(&mut conn).1.is_some(),
+            "the overflow fails the connection"
+        );
     }
 
     /// A server that has received one 200 KB message (its buffer over 64 KiB, now empty),
