@@ -878,7 +878,9 @@ impl Connection {
                 #[cfg(feature = "deflate")]
                 if let Some(config) = self.config.deflate {
                     match crate::deflate::accept_response(&negotiated.extensions, &config) {
-                        Ok(Some(params)) => self.enable_deflate(&params),
+                        Ok(Some(params)) => {
+                            self.enable_deflate(&params);
+                        }
                         Ok(None) => {}
                         Err(e) => {
                             self.phase = Phase::Closed(Closure::Abrupt);
@@ -951,11 +953,23 @@ impl Connection {
     /// did the upgrade, RFC 8441). A server or client `Connection` that does its own
     /// handshake calls this itself when [`Config::deflate`] is set. Frames are compressed
     /// per [`Config::deflate`] (defaults when unset).
+    ///
+    /// Call it once, before messages flow. Returns whether it took effect: `false`, and
+    /// nothing changes, once permessage-deflate is on (a second negotiation cannot replace
+    /// the contexts the peer's frames are compressed against) or while a message is being
+    /// received or sent in pieces (its frames began under the other rules).
     #[cfg(feature = "deflate")]
-    pub fn enable_deflate(&mut self, params: &crate::deflate::DeflateParams) {
+    pub fn enable_deflate(&mut self, params: &crate::deflate::DeflateParams) -> bool {
+        if self.decoder.deflate_enabled()
+            || self.decoder.message_in_progress()
+            || self.sending_fragmented.is_some()
+        {
+            return false;
+        }
         let config = self.config.deflate.unwrap_or_default();
         self.decoder.enable_deflate(self.role, params);
         self.deflater = crate::deflate::Deflater::new(self.role, params, &config).map(Box::new);
+        true
     }
 
     // ---- sending ----

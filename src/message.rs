@@ -379,7 +379,18 @@ impl Decoder {
         )));
     }
 
-    /// Frees the reassembly buffer if it is empty and holds more than `keep` bytes.
+    /// Whether permessage-deflate is on.
+    #[cfg(feature = "deflate")]
+    pub(crate) fn deflate_enabled(&self) -> bool {
+        self.inflater.is_some()
+    }
+
+    /// Whether a data message has begun and not ended: some of its frames were accepted.
+    #[cfg(feature = "deflate")]
+    pub(crate) fn message_in_progress(&self) -> bool {
+        self.message.is_some()
+    }
+
     /// Whether the reassembly buffer is empty and its allocation is over `keep` bytes.
     pub(crate) fn holds_empty_buffer_over(&mut self, keep: usize) -> bool {
         // As in `shrink`: the whole allocation is what is measured.

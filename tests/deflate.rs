@@ -290,3 +290,28 @@ fn server_window_of_8_bits_is_accepted_but_sent_uncompressed() {
     assert_eq!(c.outbound()[0], 0xC1);
     assert_eq!(deliver(&mut c, &mut s), [text(LOREM)]);
 }
+
+#[test]
+fn enable_deflate_takes_effect_once_and_never_mid_message() {
+    let mut s = server_with_deflate();
+    // A compressed text message whose first fragment (a stored block) ends inside "κ"...
+    s.receive(&masked(0x41, &[0x00, 0x01, 0x00, 0xFE, 0xFF, 0xCE]));
+    assert_eq!(s.poll_event(), Ok(None));
+    // ...then a second negotiation, which must not replace what the message was inflated
+    // into so far while its UTF-8 state runs on.
+    assert!(!s.enable_deflate(&DeflateParams::default()));
+    s.receive(&masked(0x80, &[0x00, 0x01, 0x00, 0xFE, 0xFF, 0xBA, 0x00]));
+    assert_eq!(s.poll_event(), Ok(Some(text("κ"))));
+
+    // Once on, it stays as negotiated; before anything flowed, it takes effect.
+    let mut fresh = Connection::open(Role::Server, deflate_config(DeflateConfig::default()));
+    assert!(fresh.enable_deflate(&DeflateParams::default()));
+    assert!(!fresh.enable_deflate(&DeflateParams::default()));
+
+    // Not while a message is being sent in pieces: its first frame went out uncompressed.
+    let mut sender = Connection::open(Role::Server, deflate_config(DeflateConfig::default()));
+    sender
+        .send_fragment(sockless::MessageKind::Binary, b"first", false)
+        .unwrap();
+    assert!(!sender.enable_deflate(&DeflateParams::default()));
+}
