@@ -1033,22 +1033,45 @@ impl Connection {
         self.check_can_send_message(payload.len())?;
         #[cfg(feature = "deflate")]
         if self.compresses(payload.len()) {
-            self.write_compressed(kind.opcode(), true, payload);
-            return Ok(());
+            return self.write_compressed(kind.opcode(), true, payload);
         }
         self.write_frame(kind.opcode(), true, payload);
         Ok(())
     }
 
     /// Compresses a message piece and writes it as one frame, RSV1 on a message's first.
+    ///
+    /// Incompressible data grows (by up to an eighth at level 1), so the limit on what may
+    /// be owed is checked again on the compressed piece. A refused piece queues nothing and
+    /// resets the compressor: its input is in the compressor's window but never reaches the
+    /// peer, and a reset stream refers to nothing before it, which every inflater accepts.
     #[cfg(feature = "deflate")]
-    fn write_compressed(&mut self, opcode: OpCode, fin: bool, payload: &[u8]) {
+    fn write_compressed(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        payload: &[u8],
+    ) -> Result<(), SendError> {
         let Some(mut deflater) = self.deflater.take() else {
-            return self.write_frame(opcode, fin, payload);
+            self.write_frame(opcode, fin, payload);
+            return Ok(());
         };
         let compressed = deflater.compress(payload, fin);
-        self.write_frame_with(opcode, fin, opcode != OpCode::Continuation, compressed);
+        let pending = self.out.len();
+        let max = self.config.max_pending_outbound;
+        let result = if pending
+            .saturating_add(compressed.len())
+            .saturating_add(MAX_HEADER_LEN)
+            > max
+        {
+            deflater.reset();
+            Err(SendError::OutboundFull { pending, max })
+        } else {
+            self.write_frame_with(opcode, fin, opcode != OpCode::Continuation, compressed);
+            Ok(())
+        };
         self.deflater = Some(deflater);
+        result
     }
 
     /// Queues a message without compressing it, whatever was negotiated: for data that is
@@ -1094,7 +1117,7 @@ impl Connection {
         }
         #[cfg(feature = "deflate")]
         if sending.compressed {
-            self.write_compressed(opcode, fin, payload);
+            self.write_compressed(opcode, fin, payload)?;
         } else {
             self.write_frame(opcode, fin, payload);
         }

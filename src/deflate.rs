@@ -500,6 +500,11 @@ impl Deflater {
         })
     }
 
+    /// Forgets the history: what follows refers to nothing before it.
+    pub(crate) fn reset(&mut self) {
+        self.state.reset();
+    }
+
     /// Whether a whole message of `len` bytes is worth compressing.
     pub(crate) fn wants(&self, len: usize) -> bool {
         len >= self.threshold

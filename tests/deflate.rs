@@ -291,6 +291,19 @@ fn server_window_of_8_bits_is_accepted_but_sent_uncompressed() {
     assert_eq!(deliver(&mut c, &mut s), [text(LOREM)]);
 }
 
+/// `n` bytes that no compressor can shrink (xorshift).
+fn noise(n: usize) -> Vec<u8> {
+    let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
 #[test]
 fn enable_deflate_takes_effect_once_and_never_mid_message() {
     let mut s = server_with_deflate();
@@ -314,4 +327,43 @@ fn enable_deflate_takes_effect_once_and_never_mid_message() {
         .send_fragment(sockless::MessageKind::Binary, b"first", false)
         .unwrap();
     assert!(!sender.enable_deflate(&DeflateParams::default()));
+}
+
+#[test]
+fn a_compressed_send_is_held_to_the_outbound_limit_after_compression() {
+    let mut config = deflate_config(DeflateConfig::default());
+    config.max_pending_outbound = 1_000_000;
+    let mut s = Connection::open(Role::Server, config);
+    assert!(s.enable_deflate(&DeflateParams::default()));
+    let mut c = Connection::open(Role::Client, deflate_config(DeflateConfig::default()));
+    assert!(c.enable_deflate(&DeflateParams::default()));
+    s.send_text(LOREM).unwrap();
+    assert_eq!(deliver(&mut s, &mut c), [text(LOREM)]);
+
+    // Fits before compression, not after: incompressible bytes grow.
+    let payload = noise(1_000_000 - 14);
+    assert!(matches!(
+        s.send_binary(&payload),
+        Err(sockless::SendError::OutboundFull {
+            pending: 0,
+            max: 1_000_000
+        })
+    ));
+    assert_eq!(s.pending_outbound(), 0, "a refused send queues nothing");
+    assert!(matches!(
+        s.send_fragment(sockless::MessageKind::Binary, &payload, true),
+        Err(sockless::SendError::OutboundFull { .. })
+    ));
+    assert_eq!(s.pending_outbound(), 0);
+
+    // The compressor forgot the refused bytes, and the peer's inflater follows.
+    s.send_text(LOREM).unwrap();
+    s.send_binary(&payload[..100_000]).unwrap();
+    assert_eq!(
+        deliver(&mut s, &mut c),
+        [
+            text(LOREM),
+            Event::Message(Message::Binary(payload[..100_000].to_vec().into()))
+        ]
+    );
 }
