@@ -775,11 +775,11 @@ impl Connection {
         }
         self.phase = Phase::Closed(Closure::Clean);
         self.input = BytesMut::new();
-        if self.role == Role::Client {
-            // Wait for the server to close the transport, but not forever.
-            self.timers.arm_close = self.config.close_timeout.is_some();
-            self.timers.phase_deadline = None;
-        }
+        // A client waits for the server to close the transport, but not forever; a server
+        // closes it itself, so nothing is left to time (no close timer, no linger).
+        self.timers.phase_deadline = None;
+        self.timers.arm_release = false;
+        self.timers.arm_close = self.role == Role::Client && self.config.close_timeout.is_some();
         Ok(Event::Close(frame.unwrap_or(CloseFrame {
             code: CloseCode::NO_STATUS,
             reason: Utf8Bytes::default(),
@@ -1170,6 +1170,10 @@ impl Connection {
         }
         self.write_close(code, reason);
         self.phase = Phase::CloseSent;
+        // While open, the phase deadline may be the linger of large buffers: without a
+        // close timeout it must not end the close.
+        self.timers.phase_deadline = None;
+        self.timers.arm_release = false;
         self.timers.arm_close = self.config.close_timeout.is_some();
         Ok(())
     }
@@ -1722,6 +1726,56 @@ mod tests {
         assert_eq!(conn.poll_timeout(), Some(Duration::from_secs(11)));
         conn.handle_timeout(Duration::from_secs(2));
         assert_eq!(conn.state(), State::Closing);
+    }
+
+    #[test]
+    fn without_a_close_timeout_the_linger_does_not_end_the_close() {
+        let config = Config {
+            close_timeout: None,
+            ..Config::default()
+        };
+        let mut conn = Connection::open(Role::Server, config);
+        conn.receive(&client_frame(OpCode::Binary, true, &[3; 200_000]));
+        assert_eq!(events(&mut conn).0.len(), 1);
+        conn.handle_timeout(Duration::from_secs(5));
+        assert_eq!(conn.poll_timeout(), Some(Duration::from_secs(6)));
+        conn.close(CloseCode::NORMAL, "").unwrap();
+        assert_eq!(
+            conn.poll_timeout(),
+            None,
+            "no close timeout: nothing to time"
+        );
+        conn.handle_timeout(Duration::from_secs(6));
+        conn.handle_timeout(Duration::from_secs(3600));
+        assert_eq!(events(&mut conn), (alloc::vec![], None));
+        assert_eq!(conn.state(), State::Closing);
+    }
+
+    #[test]
+    fn a_server_closed_cleanly_keeps_no_timer() {
+        let close = client_frame(OpCode::Close, true, &[0x03, 0xE8]);
+        // It closed first, and the close timer was running.
+        let mut conn = server();
+        conn.close(CloseCode::NORMAL, "").unwrap();
+        conn.handle_timeout(Duration::ZERO);
+        conn.receive(&close);
+        assert!(matches!(events(&mut conn), (ref e, None) if e.len() == 1));
+        assert!(conn.should_close_transport());
+        assert_eq!(conn.poll_timeout(), None);
+        // The peer closed first while large buffers lingered.
+        let mut conn = server();
+        conn.receive(&client_frame(OpCode::Binary, true, &[3; 200_000]));
+        assert_eq!(events(&mut conn).0.len(), 1);
+        conn.handle_timeout(Duration::ZERO);
+        conn.receive(&close);
+        assert!(matches!(events(&mut conn), (ref e, None) if e.len() == 1));
+        assert!(conn.should_close_transport());
+        assert_eq!(conn.poll_timeout(), None);
+        // A client still waits for the server to close the transport, but not forever.
+        let mut conn = Connection::open(Role::Client, Config::default());
+        conn.receive(&[0x88, 0x02, 0x03, 0xE8]);
+        assert!(matches!(events(&mut conn), (ref e, None) if e.len() == 1));
+        assert_eq!(conn.poll_timeout(), Some(Duration::ZERO));
     }
 
     #[test]
