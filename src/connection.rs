@@ -724,6 +724,7 @@ impl Connection {
         if self.input_is_large_and_empty()
             || is_large_and_empty(&mut self.out)
             || self.decoder.holds_empty_buffer_over(RETAINED_CAPACITY)
+            || self.deflater_holds_over(RETAINED_CAPACITY)
         {
             self.timers.arm_release = true;
         }
@@ -749,6 +750,21 @@ impl Connection {
             self.out = BytesMut::new();
         }
         self.decoder.shrink(RETAINED_CAPACITY);
+        #[cfg(feature = "deflate")]
+        if let Some(deflater) = &mut self.deflater {
+            deflater.shrink(RETAINED_CAPACITY);
+        }
+    }
+
+    /// Whether the compressor's output buffer is over `keep` bytes.
+    fn deflater_holds_over(&self, keep: usize) -> bool {
+        #[cfg(feature = "deflate")]
+        return self.deflater.as_ref().is_some_and(|d| d.holds_over(keep));
+        #[cfg(not(feature = "deflate"))]
+        {
+            let _ = keep;
+            false
+        }
     }
 
     /// The transport ended without a close frame.
@@ -1320,6 +1336,10 @@ impl Connection {
             self.out = BytesMut::new();
         }
         self.decoder.shrink(0);
+        #[cfg(feature = "deflate")]
+        if let Some(deflater) = &mut self.deflater {
+            deflater.shrink(0);
+        }
     }
 
     // ---- timers ----
@@ -1776,6 +1796,42 @@ mod tests {
         conn.receive(&[0x88, 0x02, 0x03, 0xE8]);
         assert!(matches!(events(&mut conn), (ref e, None) if e.len() == 1));
         assert_eq!(conn.poll_timeout(), Some(Duration::ZERO));
+    }
+
+    #[cfg(feature = "deflate")]
+    #[test]
+    fn the_compressors_large_buffer_lingers_then_goes() {
+        let mut conn = Connection::open(
+            Role::Server,
+            Config {
+                deflate: Some(crate::deflate::DeflateConfig::default()),
+                ..Config::default()
+            },
+        );
+        assert!(conn.enable_deflate(&crate::deflate::DeflateParams::default()));
+        // Incompressible bytes: the compressed copy is as large as the message.
+        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+        let noise: Vec<u8> = (0..1 << 20)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        conn.send_binary(&noise).unwrap();
+        conn.advance_outbound(conn.pending_outbound());
+        assert!(conn.deflater_holds_over(RETAINED_CAPACITY));
+        assert_eq!(conn.poll_timeout(), Some(Duration::ZERO));
+        conn.handle_timeout(Duration::ZERO);
+        conn.handle_timeout(BUFFER_LINGER);
+        assert!(!conn.deflater_holds_over(RETAINED_CAPACITY));
+        assert_eq!(conn.poll_timeout(), None);
+        // And shrink_buffers frees it at once.
+        conn.send_binary(&noise).unwrap();
+        conn.advance_outbound(conn.pending_outbound());
+        conn.shrink_buffers();
+        assert!(!conn.deflater_holds_over(0));
     }
 
     #[test]

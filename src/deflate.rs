@@ -505,6 +505,18 @@ impl Deflater {
         self.state.reset();
     }
 
+    /// Whether the output buffer (empty between calls) holds more than `keep` bytes.
+    pub(crate) fn holds_over(&self, keep: usize) -> bool {
+        self.scratch.capacity() > keep
+    }
+
+    /// Frees the output buffer if it holds more than `keep` bytes.
+    pub(crate) fn shrink(&mut self, keep: usize) {
+        if self.holds_over(keep) {
+            self.scratch = Vec::new();
+        }
+    }
+
     /// Whether a whole message of `len` bytes is worth compressing.
     pub(crate) fn wants(&self, len: usize) -> bool {
         len >= self.threshold

@@ -400,6 +400,7 @@ impl Decoder {
         }
     }
 
+    /// Frees the reassembly buffer if it is empty and holds more than `keep` bytes.
     pub(crate) fn shrink(&mut self, keep: usize) {
         if !self.assembly.is_empty() {
             return;
