@@ -455,6 +455,10 @@ impl Connection {
     /// there is no room to lend. The room is only what comes after the bytes received:
     /// what it is filled with is input like any other. Dropping it instead of handing it
     /// back loses nothing.
+    ///
+    /// # Panics
+    /// As [`BytesMut::reserve`] does, if the room cannot be allocated: only possible when
+    /// the input limits themselves are near `usize::MAX` and `min` is too.
     pub fn read_buffer(&mut self, min: usize) -> Option<BytesMut> {
         if self.is_closed() || self.input_overflow {
             return None;
