@@ -18,18 +18,20 @@ use tokio_util::io::poll_read_buf;
 /// into the connection's own buffer asks for.
 const READ_CHUNK: usize = 64 * 1024;
 
-/// Once the connection failed, this long at most goes into writing what the peer is owed
-/// (a close frame, an HTTP error response) when the config sets no close timeout.
-const FAILURE_GRACE: Duration = Duration::from_secs(10);
+/// Once the connection ended or failed, this long at most goes into writing what the peer
+/// is owed (a close frame, an HTTP error response) and shutting the transport down, when
+/// the config sets no close timeout.
+const FINISH_GRACE: Duration = Duration::from_secs(10);
 
 /// Where the transport is.
 #[derive(Debug)]
 enum Transport {
     /// Reading and writing.
     Open,
-    /// The connection failed with this error: what it owes the peer is written out (within
-    /// a deadline), the transport shut down, and then the error is reported.
-    Failing(Box<(Error, Instant)>),
+    /// The connection ended (no error) or failed (the error): what it owes the peer is
+    /// written out and the transport shut down, until the deadline at most, whether or not
+    /// the peer reads; then the error, if any, is reported.
+    Finishing(Box<(Option<Error>, Instant)>),
     /// Shut down (or given up on); nothing more is read or written.
     Done,
 }
@@ -139,15 +141,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                     continue;
                 }
             }
-            let written = match self.poll_write_out(cx) {
-                Poll::Ready(Err(e)) => return self.abandon(Error::Io(e)),
-                other => other,
-            };
+            if let Poll::Ready(Err(e)) = self.poll_write_out(cx) {
+                return self.abandon(Error::Io(e));
+            }
             if self.conn.should_close_transport() {
-                if written.is_pending() {
-                    return Poll::Pending;
-                }
-                return self.poll_finish(cx);
+                // What is still owed (the close reply) goes out within a deadline: a peer
+                // that stops reading must not hold the connection open.
+                self.finish(None);
+                continue;
             }
             if timers && self.poll_timer(cx).is_ready() {
                 continue;
@@ -219,24 +220,40 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
 
     /// The connection failed: write what it owes the peer, for a bounded time, then report.
     fn fail(&mut self, error: Error) {
-        let grace = self.conn.config().close_timeout.unwrap_or(FAILURE_GRACE);
+        self.finish(Some(error));
+    }
+
+    /// The connection ended (`None`) or failed: what it owes the peer is written and the
+    /// transport shut down for a bounded time, then the end (or the error) is reported.
+    fn finish(&mut self, error: Option<Error>) {
+        let grace = self.conn.config().close_timeout.unwrap_or(FINISH_GRACE);
         let deadline = Instant::now()
             .checked_add(grace)
             .unwrap_or_else(Instant::now);
-        self.transport = Transport::Failing(Box::new((error, deadline)));
+        self.transport = Transport::Finishing(Box::new((error, deadline)));
     }
 
-    /// The transport itself failed: nothing more can be written.
+    /// The transport itself failed: nothing more can be written. The connection learns that
+    /// its transport is gone, so that it refuses sends instead of queueing bytes that can
+    /// never go out.
     fn abandon(&mut self, error: Error) -> Poll<Result<Option<Event>, Error>> {
         self.transport = Transport::Done;
+        self.conn.receive_eof();
+        // Up to the closure it reports (1006): what was still buffered can no longer be
+        // delivered once the error is.
+        while let Ok(Some(event)) = self.conn.poll_event() {
+            if matches!(event, Event::Close(_)) {
+                break;
+            }
+        }
         Poll::Ready(Err(error))
     }
 
     /// Writes what is owed, shuts the transport down, then reports the failure if there was
     /// one (or the end of the stream).
     fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Event>, Error>> {
-        if let Transport::Failing(failing) = &self.transport {
-            let deadline = failing.1;
+        if let Transport::Finishing(finishing) = &self.transport {
+            let deadline = finishing.1;
             if self.poll_sleep(cx, deadline).is_ready() {
                 // The peer does not take what it is owed: give up on it.
                 return self.report();
@@ -256,7 +273,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
 
     fn report(&mut self) -> Poll<Result<Option<Event>, Error>> {
         match std::mem::replace(&mut self.transport, Transport::Done) {
-            Transport::Failing(failing) => Poll::Ready(Err(failing.0)),
+            Transport::Finishing(finishing) => match finishing.0 {
+                Some(error) => Poll::Ready(Err(error)),
+                None => Poll::Ready(Ok(None)),
+            },
             _ => Poll::Ready(Ok(None)),
         }
     }

@@ -400,3 +400,108 @@ async fn the_close_times_out_against_a_peer_that_never_answers() {
     );
     assert!(started.elapsed() >= Duration::from_millis(200));
 }
+
+/// A peer that sends its close, and then never reads the reply (nor anything else owed).
+async fn closed_by_a_peer_that_stops_reading(role: Role) -> Option<Result<Event, Error>> {
+    let (ours, mut theirs) = tokio::io::duplex(64);
+    let mut config = Config::default();
+    config.close_timeout = Some(Duration::from_secs(2));
+    let mut ws = WebSocket::from_connection(ours, Connection::open(role, config));
+    ws.feed(Message::Binary(vec![0u8; 10_000].into()))
+        .await
+        .unwrap();
+    let peer_role = match role {
+        Role::Server => Role::Client,
+        Role::Client => Role::Server,
+    };
+    let mut peer = Connection::open(peer_role, Config::default());
+    peer.close(CloseCode::NORMAL, "").unwrap();
+    theirs.write_all(&peer.take_outbound()).await.unwrap();
+    let mut last = None;
+    let ended = timeout(Duration::from_secs(3600), async {
+        while let Some(event) = ws.recv_event().await {
+            last = Some(event);
+        }
+    })
+    .await;
+    assert!(
+        ended.is_ok(),
+        "{role:?}: still open an hour after the peer's close (state {:?})",
+        ws.connection().state()
+    );
+    drop(theirs);
+    last
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_closed_connection_ends_within_the_close_timeout_when_the_peer_stops_reading() {
+    for role in [Role::Server, Role::Client] {
+        let started = tokio::time::Instant::now();
+        let last = closed_by_a_peer_that_stops_reading(role).await;
+        assert!(
+            matches!(last, Some(Ok(Event::Close(_)))),
+            "{role:?}: {last:?}"
+        );
+        assert!(
+            started.elapsed() <= Duration::from_secs(5),
+            "{role:?}: took {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+/// A transport whose reads fail (a TLS alert, say) and whose writes are counted.
+struct FailingReads {
+    inner: DuplexStream,
+    written: usize,
+}
+
+impl AsyncRead for FailingReads {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        _: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, "tls alert")))
+    }
+}
+
+impl AsyncWrite for FailingReads {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let written = Pin::new(&mut self.inner).poll_write(cx, data);
+        if let Poll::Ready(Ok(n)) = written {
+            self.written += n;
+        }
+        written
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[tokio::test]
+async fn after_a_transport_error_sends_fail_instead_of_vanishing() {
+    let (a, _b) = tokio::io::duplex(1 << 16);
+    let io = FailingReads {
+        inner: a,
+        written: 0,
+    };
+    let mut ws = WebSocket::from_connection(io, Connection::open(Role::Server, Config::default()));
+    let read = timeout(PROMPTLY, ws.recv()).await.unwrap();
+    assert!(matches!(read, Some(Err(Error::Io(_)))), "{read:?}");
+    let sent = timeout(PROMPTLY, ws.send("important")).await.unwrap();
+    assert!(sent.is_err(), "send after the transport failed: {sent:?}");
+    assert_eq!(ws.get_ref().written, 0);
+    let (reader, mut writer) = ws.split();
+    drop(reader);
+    assert!(writer.send("also important").await.is_err());
+}
